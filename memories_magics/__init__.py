@@ -1,0 +1,32 @@
+"""memories_magics: language models in Jupyter, reproducibly.
+
+``%load_ext memories_magics`` registers the ``%%llm`` and ``%%compare`` magics. From Python,
+``LoadModel`` and ``MultiModelInference`` (the seed API) run on the same engine and cache.
+Nothing heavy is imported here: SDKs load on first use, so ``%load_ext`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .api import LoadModel, MultiModelInference
+
+__all__ = ["LoadModel", "MultiModelInference", "load_ipython_extension", "__version__"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Called by ``%load_ext memories_magics``."""
+    from .magics import register
+
+    register(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("LoadModel", "MultiModelInference"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'memories_magics' has no attribute {name!r}")

@@ -1,0 +1,143 @@
+"""The seed's Python API (``LoadModel``, ``MultiModelInference``) on the shared engine.
+
+>>> model = LoadModel("local", "local", "smollm2")
+>>> model.get_response("Name a colour.", seed=1)["text"]
+'...'
+>>> for piece in LoadModel("openai", "api", "gpt-4o-mini").get_streaming_response("hi"):
+...     print(piece, end="")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from queue import Queue
+from threading import Thread
+from typing import Any
+
+from .config import ModelSpec
+from .engine import Engine, default_engine
+from .errors import MemoriesError, UsageError
+from .types import Response
+
+DEPLOYMENT_TYPES = ("local", "api")
+
+
+def response_dict(response: Response) -> dict[str, Any]:
+    """A Response as the seed's plain dict: ``{"text": ..., "model": ..., "usage": ...}``."""
+    return {"text": response.text, "model": response.model_id,
+            "finish_reason": response.finish_reason,
+            "usage": {"input_tokens": response.usage.input_tokens,
+                      "output_tokens": response.usage.output_tokens},
+            "latency_s": response.latency_s, "first_token_s": response.first_token_s,
+            "cached": response.cached, "complete": response.complete,
+            "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments}
+                           for c in response.tool_calls],
+            "logprobs": list(response.logprobs)}
+
+
+class LoadModel:
+    """One model, addressed as the seed does: provider, deployment type, model name.
+
+    ``api_key`` overrides the provider's key variable for this object only; it is never
+    cached, shown or put in a repr. ``cache`` is a cache mode (use/refresh/off/replay);
+    default: the kernel's mode.
+    """
+
+    def __init__(self, model_provider: str, deployment_type: str, model_name: str,
+                 api_key: str | None = None, *, cache: str | None = None,
+                 engine: Engine | None = None) -> None:
+        if deployment_type not in DEPLOYMENT_TYPES:
+            raise UsageError(f"deployment_type must be one of {', '.join(DEPLOYMENT_TYPES)}, "
+                             f"not {deployment_type!r}")
+        self.engine = engine or default_engine()
+        self.spec: ModelSpec = self.engine.model(f"{model_provider}:{model_name}")
+        if self.spec.type != deployment_type:
+            raise UsageError(f"{self.spec.model_id} is a {self.spec.type} model; use "
+                             f"deployment_type={self.spec.type!r}")
+        self._api_key = api_key
+        self.cache = cache
+
+    def __repr__(self) -> str:
+        return f"LoadModel({self.spec.provider!r}, {self.spec.type!r}, {self.spec.name!r})"
+
+    @property
+    def model_id(self) -> str:
+        """``provider:model``."""
+        return self.spec.model_id
+
+    def _run(self, prompt: str, stream: bool, on_chunk: Any = None, **params: Any) -> Response:
+        request = self.engine.request(self.spec, prompt, **params)
+        return self.engine.run(self.spec, request, cache=self.cache, stream=stream,
+                               on_chunk=on_chunk, api_key=self._api_key)
+
+    def complete(self, prompt: str, **params: Any) -> Response:
+        """The full :class:`~memories_magics.types.Response` (system, temperature, top_p,
+        max_tokens, seed, logprobs as keyword arguments)."""
+        return self._run(prompt, stream=False, **params)
+
+    def get_response(self, prompt: str, **params: Any) -> dict[str, Any]:
+        """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``."""
+        return response_dict(self.complete(prompt, **params))
+
+    def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
+        """Yield the answer's text as it arrives (a cache hit yields it in one piece).
+
+        The call runs on a worker thread, so a slow consumer never stalls the connection.
+        """
+        pieces: Queue[Any] = Queue()
+        done = object()
+
+        def worker() -> None:
+            try:
+                response = self._run(prompt, stream=True,
+                                     on_chunk=lambda c: c.text and pieces.put(c.text), **params)
+                if response.cached:
+                    pieces.put(response.text)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                pieces.put(exc)
+            finally:
+                pieces.put(done)
+
+        Thread(target=worker, daemon=True).start()
+        while (item := pieces.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+class MultiModelInference:
+    """Several models, asked the same prompt in parallel.
+
+    ``get_responses(prompt)`` returns ``{model_id: {"text": ..., ...}}``; a model that failed
+    has ``{"text": "", "error": "<one line>"}`` and the others are unaffected.
+    """
+
+    def __init__(self, models: list[LoadModel], aggregation_method: str = "consensus") -> None:
+        if not models:
+            raise UsageError("MultiModelInference needs at least one LoadModel")
+        self.models = models
+        self.aggregation_method = aggregation_method
+        self.responses: dict[str, dict[str, Any]] = {}
+
+    def _names(self) -> list[str]:
+        names: list[str] = []
+        for model in self.models:
+            name, n = model.model_id, 2
+            while name in names:
+                name, n = f"{model.model_id}#{n}", n + 1
+            names.append(name)
+        return names
+
+    def get_responses(self, prompt: str, **params: Any) -> dict[str, dict[str, Any]]:
+        """Ask every model at once; returns their answers by model id."""
+        def ask(model: LoadModel) -> dict[str, Any]:
+            try:
+                return model.get_response(prompt, **params)
+            except MemoriesError as exc:
+                return {"text": "", "model": model.model_id, "error": str(exc)}
+
+        with ThreadPoolExecutor(max_workers=len(self.models)) as pool:
+            results = list(pool.map(ask, self.models))
+        self.responses = dict(zip(self._names(), results))
+        return self.responses

@@ -1,0 +1,164 @@
+"""model_config.json: the packaged defaults, merged with the user's file, resolved to ModelSpecs.
+
+The user's file is ``$MEMORIES_MAGICS_CONFIG`` or, when that is unset,
+``~/.config/memories_magics/model_config.json`` (if it exists). It has the packaged file's
+shape and is merged over it key by key, so a user can add a model, change one parameter or
+declare fallbacks without repeating the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, UnknownModelError
+
+USER_CONFIG_ENV = "MEMORIES_MAGICS_CONFIG"
+DEFAULT_MODEL_ENV = "MEMORIES_MAGICS_DEFAULT_MODEL"
+DEFAULT_USER_CONFIG = Path("~/.config/memories_magics/model_config.json")
+BUILTIN_PROVIDERS = ("openai", "anthropic", "cohere", "mistral", "deepseek", "local")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as the user addresses it (``alias``) and as its provider knows it (``name``)."""
+
+    provider: str
+    name: str
+    alias: str | None = None
+    type: str = "api"
+    description: str = ""
+    gguf: str | None = None
+    chat: bool = True
+    max_length: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    supports_streaming: bool = True
+    supports_function_calling: bool = False
+    price_in: float = 0.0
+    price_out: float = 0.0
+    fallbacks: tuple[str, ...] = field(default=())
+
+    @property
+    def model_id(self) -> str:
+        """``provider:name``, the unambiguous id."""
+        return f"{self.provider}:{self.name}"
+
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
+        """Estimated USD cost from the per-million-token prices in model_config.json."""
+        return ((input_tokens or 0) * self.price_in + (output_tokens or 0) * self.price_out) / 1e6
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parse(text: str, origin: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{origin}, line {exc.lineno} column {exc.colno}: {exc.msg}; "
+                          "fix the JSON or unset " + USER_CONFIG_ENV) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a JSON object with a \"models\" key")
+    return data
+
+
+def user_config_path() -> Path | None:
+    """The user's config file, if one is configured or present at the default path."""
+    explicit = os.environ.get(USER_CONFIG_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{USER_CONFIG_ENV} points to {path}, which is not a file; "
+                              "fix the path or unset the variable")
+        return path
+    default = DEFAULT_USER_CONFIG.expanduser()
+    return default if default.is_file() else None
+
+
+class Config:
+    """The merged configuration with model lookup by alias or ``provider:model`` id."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.settings: dict[str, Any] = data.get("global_settings", {})
+        fallbacks = data.get("fallbacks", {})
+        self.models: dict[str, ModelSpec] = {
+            alias: self._spec(alias, entry, fallbacks.get(alias, ()))
+            for alias, entry in data.get("models", {}).items()
+        }
+
+    @classmethod
+    def load(cls) -> Config:
+        """Packaged model_config.json merged with the user's file (see module docstring)."""
+        packaged = resources.files("memories_magics").joinpath("model_config.json")
+        data = _parse(packaged.read_text("utf-8"), "packaged model_config.json")
+        path = user_config_path()
+        if path is not None:
+            data = _deep_merge(data, _parse(path.read_text("utf-8"), str(path)))
+        return cls(data)
+
+    @staticmethod
+    def _spec(alias: str, entry: Any, fallbacks: Any) -> ModelSpec:
+        if not isinstance(entry, dict) or "provider" not in entry:
+            raise ConfigError(f"model_config.json: model {alias!r} needs at least a \"provider\" "
+                              "(and usually a \"name\")")
+        params = entry.get("config", {})
+        pricing = entry.get("pricing", {})
+        return ModelSpec(
+            provider=entry["provider"], name=entry.get("name", alias), alias=alias,
+            type=entry.get("type", "local" if entry["provider"] == "local" else "api"),
+            description=entry.get("description", ""), gguf=entry.get("gguf"),
+            chat=entry.get("chat", True), max_length=params.get("max_length"),
+            temperature=params.get("temperature"), top_p=params.get("top_p"),
+            supports_streaming=params.get("supports_streaming", True),
+            supports_function_calling=params.get("supports_function_calling", False),
+            price_in=float(pricing.get("input", 0.0)), price_out=float(pricing.get("output", 0.0)),
+            fallbacks=tuple(fallbacks),
+        )
+
+    def known_ids(self) -> list[str]:
+        """Every alias and ``provider:name`` id, for listings and suggestions."""
+        return sorted({*self.models, *(spec.model_id for spec in self.models.values())})
+
+    def default_model(self) -> str:
+        """``$MEMORIES_MAGICS_DEFAULT_MODEL``, else global_settings.default_model, else smollm2."""
+        return os.environ.get(DEFAULT_MODEL_ENV) or self.settings.get("default_model", "smollm2")
+
+    def resolve(self, model_id: str, providers: tuple[str, ...] = BUILTIN_PROVIDERS) -> ModelSpec:
+        """Find a model by alias, by ``provider:alias`` or ``provider:name``, or build one for
+        any ``provider:model`` of a known provider (``local:/path/file.gguf`` included)."""
+        model_id = model_id.strip()
+        if model_id in self.models:
+            return self.models[model_id]
+        provider, sep, name = model_id.partition(":")
+        if sep:
+            for spec in self.models.values():
+                if spec.provider == provider and name in (spec.name, spec.alias):
+                    return spec
+            if provider in providers and name:
+                if provider == "local":
+                    return ModelSpec(provider="local", name=name, type="local", gguf=name,
+                                     description="GGUF file")
+                return ModelSpec(provider=provider, name=name)
+            if provider not in providers:
+                raise UnknownModelError(
+                    f"unknown provider {provider!r} in {model_id!r}; known providers: "
+                    f"{', '.join(providers)}")
+        close = difflib.get_close_matches(model_id, self.known_ids(), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise UnknownModelError(
+            f"unknown model {model_id!r}; {hint}use provider:model (e.g. openai:gpt-4o-mini) "
+            "or see %llm models")

@@ -1,0 +1,201 @@
+"""The engine: model resolution, request building, cache modes, streaming and usage.
+
+The magics, the widgets and the Python API all call :meth:`Engine.run`; there is no second path.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cache import ResponseCache, check_mode, default_cache_dir
+from .config import Config, ModelSpec
+from .errors import CacheMissError
+from .types import Chunk, Message, Request, Response
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a call; ``partial`` holds what had arrived (never cached)."""
+
+    def __init__(self, partial: Response) -> None:
+        super().__init__("interrupted")
+        self.partial = partial
+
+
+@dataclass
+class ModelUsage:
+    """Running totals for one model in this kernel."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class Engine:
+    """Runs requests against providers through the cache. One per kernel: :func:`default_engine`."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self._config = config
+        self.default_model_override: str | None = None
+        self._cache_mode: str | None = None
+        self._cache: ResponseCache | None = None
+        self.user_ns: dict[str, Any] | None = None
+        self.usage: dict[str, ModelUsage] = {}
+        self._usage_lock = threading.Lock()
+
+    # -- configuration -------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        """The merged model_config.json, loaded on first use."""
+        if self._config is None:
+            self._config = Config.load()
+        return self._config
+
+    def reload_config(self) -> Config:
+        """Re-read model_config.json (after editing the user file)."""
+        self._config = None
+        return self.config
+
+    def default_model(self) -> str:
+        """``%llm use`` > ``$MEMORIES_MAGICS_DEFAULT_MODEL`` > model_config.json > smollm2."""
+        return self.default_model_override or self.config.default_model()
+
+    def model(self, model_id: str | None = None) -> ModelSpec:
+        """Resolve a model id (or the default model) to its spec."""
+        from .providers import provider_names
+
+        return self.config.resolve(model_id or self.default_model(), provider_names())
+
+    def request(self, spec: ModelSpec, prompt: str | None = None, *,
+                messages: list[Message] | None = None, system: str | None = None,
+                temperature: float | None = None, top_p: float | None = None,
+                max_tokens: int | None = None, seed: int | None = None,
+                tools: tuple[dict[str, Any], ...] = (), logprobs: bool = False) -> Request:
+        """A Request for ``spec``; unset sampling parameters take the model's configured ones."""
+        if messages is None:
+            messages = [{"role": "user", "content": prompt or ""}]
+        return Request(
+            provider=spec.provider, model=spec.name, messages=tuple(messages), system=system,
+            temperature=spec.temperature if temperature is None else temperature,
+            top_p=spec.top_p if top_p is None else top_p,
+            max_tokens=max_tokens or self.config.settings.get("max_tokens"),
+            seed=seed, tools=tuple(tools), logprobs=logprobs)
+
+    # -- cache ---------------------------------------------------------------------------
+    @property
+    def cache_mode(self) -> str:
+        """The notebook-wide cache mode (``%llm cache mode``), default from model_config.json."""
+        return self._cache_mode or self.config.settings.get("cache_mode", "use")
+
+    @cache_mode.setter
+    def cache_mode(self, mode: str) -> None:
+        self._cache_mode = check_mode(mode)
+
+    def cache(self) -> ResponseCache:
+        """This notebook's cache (opened on first use)."""
+        if self._cache is None:
+            self._cache = ResponseCache(default_cache_dir(self.user_ns))
+        return self._cache
+
+    def set_cache_dir(self, directory: str | Path) -> ResponseCache:
+        """Point this kernel's cache somewhere else."""
+        if self._cache is not None:
+            self._cache.close()
+        self._cache = ResponseCache(Path(directory).expanduser())
+        return self._cache
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, spec: ModelSpec, request: Request, *, cache: str | None = None,
+            stream: bool = True, on_chunk: Callable[[Chunk], None] | None = None,
+            api_key: str | None = None, cancel: threading.Event | None = None) -> Response:
+        """Answer ``request`` from the cache or the provider, by cache mode:
+
+        ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
+        reads (a miss is a :class:`CacheMissError`). Only complete answers are written.
+        ``on_chunk`` sees streamed pieces as they arrive; setting ``cancel`` stops the call
+        and returns what arrived, marked interrupted.
+        """
+        mode = check_mode(cache or self.cache_mode)
+        if mode in ("use", "replay"):
+            hit = self.cache().get(request)
+            if hit is not None:
+                self._record(spec, hit)
+                return hit
+            if mode == "replay":
+                raise CacheMissError(
+                    f"replay mode: no cached answer from {spec.model_id} for this prompt and "
+                    f"these parameters in {self.cache().directory}; run it once with "
+                    "--cache use (or %llm cache mode use) to record it")
+        from .providers import get_provider
+
+        provider = get_provider(spec.provider, api_key)
+        if stream and spec.supports_streaming:
+            response = self._stream(provider, request, on_chunk, cancel)
+        else:
+            started = time.perf_counter()
+            response = provider.complete(request)
+            response.latency_s = response.first_token_s = time.perf_counter() - started
+        response.cache_key = request.cache_key()
+        if mode in ("use", "refresh"):
+            self.cache().put(request, response)
+        self._record(spec, response)
+        return response
+
+    @staticmethod
+    def _stream(provider: Any, request: Request, on_chunk: Callable[[Chunk], None] | None,
+                cancel: threading.Event | None) -> Response:
+        started = time.perf_counter()
+        first: float | None = None
+        chunks: list[Chunk] = []
+
+        def assemble(interrupted: bool) -> Response:
+            response = Response.from_chunks(chunks, request, first_token_s=first,
+                                            latency_s=time.perf_counter() - started)
+            response.interrupted = interrupted
+            return response
+
+        events = provider.stream(request)
+        try:
+            for chunk in events:
+                if first is None and chunk.text:
+                    first = time.perf_counter() - started
+                chunks.append(chunk)
+                if on_chunk is not None:
+                    on_chunk(chunk)
+                if cancel is not None and cancel.is_set():
+                    return assemble(interrupted=True)
+        except KeyboardInterrupt:
+            raise Interrupted(assemble(interrupted=True)) from None
+        finally:
+            events.close()
+        return assemble(interrupted=False)
+
+    def _record(self, spec: ModelSpec, response: Response) -> None:
+        with self._usage_lock:
+            totals = self.usage.setdefault(spec.model_id, ModelUsage())
+            if response.cached:
+                totals.cache_hits += 1
+                return
+            totals.calls += 1
+            totals.input_tokens += response.usage.input_tokens or 0
+            totals.output_tokens += response.usage.output_tokens or 0
+            totals.cost_usd += spec.cost(response.usage.input_tokens, response.usage.output_tokens)
+
+
+_default: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def default_engine() -> Engine:
+    """The kernel-wide engine shared by the magics, the panel and the Python API."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Engine()
+        return _default

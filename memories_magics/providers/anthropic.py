@@ -1,0 +1,84 @@
+"""Anthropic Messages API through the official ``anthropic`` SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ..types import Chunk, Request, Response, ToolCall, Usage
+from .base import Provider, settings_value
+
+DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
+
+
+class AnthropicProvider(Provider):
+    """``anthropic:<model>``; key ``ANTHROPIC_API_KEY``, endpoint ``ANTHROPIC_BASE_URL``."""
+
+    name = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    package_hint = "pip install anthropic"
+
+    def _make_client(self) -> Any:
+        import anthropic
+
+        return anthropic.Anthropic(api_key=self.api_key(), base_url=self.base_url(),
+                                   max_retries=settings_value("max_retries", 2),
+                                   timeout=settings_value("timeout_s", 60))
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": list(request.messages),
+                                  "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
+        if request.system:
+            params["system"] = request.system
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        # Newer Claude models refuse temperature and top_p together; 1.0 is the neutral top_p.
+        if request.top_p is not None and request.top_p != 1.0:
+            params["top_p"] = request.top_p
+        if request.tools:
+            params["tools"] = [{"name": t["name"], "description": t.get("description", ""),
+                                "input_schema": t.get("parameters", {"type": "object"})}
+                               for t in request.tools]
+        return params
+
+    def complete(self, request: Request) -> Response:
+        with self.sdk_errors():
+            raw = self.client().messages.create(**self._params(request))
+        text = "".join(b.text for b in raw.content if b.type == "text")
+        calls = tuple(ToolCall(b.id, b.name, dict(b.input)) for b in raw.content
+                      if b.type == "tool_use")
+        return Response(text=text, model=request.model, provider=self.name,
+                        finish_reason=raw.stop_reason, tool_calls=calls,
+                        usage=Usage(raw.usage.input_tokens, raw.usage.output_tokens))
+
+    def stream(self, request: Request) -> Iterator[Chunk]:
+        with self.sdk_errors():
+            with self.client().messages.create(**self._params(request), stream=True) as events:
+                yield from _read_events(events)
+
+
+def _read_events(events: Any) -> Iterator[Chunk]:
+    """Anthropic's named SSE events as Chunks; tool_use blocks are emitted when they close."""
+    input_tokens: int | None = None
+    blocks: dict[int, dict[str, Any]] = {}
+    calls: list[ToolCall] = []
+    for event in events:
+        kind = event.type
+        if kind == "message_start":
+            input_tokens = event.message.usage.input_tokens
+        elif kind == "content_block_start" and event.content_block.type == "tool_use":
+            block = event.content_block
+            blocks[event.index] = {"id": block.id, "name": block.name, "json": ""}
+        elif kind == "content_block_delta":
+            if event.delta.type == "text_delta":
+                yield Chunk(text=event.delta.text)
+            elif event.delta.type == "input_json_delta" and event.index in blocks:
+                blocks[event.index]["json"] += event.delta.partial_json
+        elif kind == "content_block_stop" and event.index in blocks:
+            block = blocks.pop(event.index)
+            calls.append(ToolCall(block["id"], block["name"], json.loads(block["json"] or "{}")))
+        elif kind == "message_delta":
+            yield Chunk(finish_reason=event.delta.stop_reason, tool_calls=tuple(calls),
+                        usage=Usage(input_tokens, event.usage.output_tokens))

@@ -1,0 +1,85 @@
+"""Reading the OpenAI chat-completions shape, which OpenAI, DeepSeek and Mistral all answer in.
+
+The functions read attributes only, so they work on the openai SDK's and mistralai's parsed
+objects alike.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..types import Chunk, Request, Response, ToolCall, Usage
+
+
+def chat_messages(request: Request) -> list[dict[str, Any]]:
+    """The request's messages with its system prompt first."""
+    system = [{"role": "system", "content": request.system}] if request.system else []
+    return system + [dict(m) for m in request.messages]
+
+
+def _text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(getattr(part, "text", "") or "" for part in content)
+
+
+def _usage(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+
+
+def _logprobs(choice: Any) -> tuple[float, ...]:
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or ()
+    return tuple(float(item.logprob) for item in content)
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw or "{}")
+    except ValueError:
+        return {"_unparsed": raw}
+    return parsed if isinstance(parsed, dict) else {"_value": parsed}
+
+
+def parse_completion(raw: Any, request: Request) -> Response:
+    """A non-streamed chat completion as a Response."""
+    choice = raw.choices[0]
+    calls = tuple(ToolCall(id=c.id, name=c.function.name, arguments=_arguments(c.function.arguments))
+                  for c in getattr(choice.message, "tool_calls", None) or ())
+    return Response(text=_text(choice.message.content), model=request.model,
+                    provider=request.provider, finish_reason=choice.finish_reason,
+                    usage=_usage(raw.usage) or Usage(), tool_calls=calls,
+                    logprobs=_logprobs(choice))
+
+
+class ChunkReader:
+    """Turns streamed chat-completion chunks into Chunks, gathering tool-call deltas."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, Any]] = {}
+
+    def read(self, raw: Any) -> Chunk:
+        """One streamed chunk; tool calls are emitted whole with the finish reason."""
+        usage = _usage(getattr(raw, "usage", None))
+        if not raw.choices:
+            return Chunk(usage=usage)
+        choice = raw.choices[0]
+        for delta in getattr(choice.delta, "tool_calls", None) or ():
+            call = self._calls.setdefault(delta.index or 0, {"id": "", "name": "", "args": ""})
+            call["id"] = delta.id or call["id"]
+            if delta.function is not None:
+                call["name"] += delta.function.name or ""
+                call["args"] += delta.function.arguments or ""
+        finish = choice.finish_reason
+        calls: tuple[ToolCall, ...] = ()
+        if finish and self._calls:
+            calls = tuple(ToolCall(c["id"], c["name"], _arguments(c["args"]))
+                          for _, c in sorted(self._calls.items()))
+        return Chunk(text=_text(choice.delta.content), finish_reason=finish, usage=usage,
+                     tool_calls=calls, logprobs=_logprobs(choice))

@@ -1,0 +1,81 @@
+"""Cohere v2 chat through the official ``cohere`` SDK (``cohere.ClientV2``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ..types import Chunk, Request, Response, ToolCall, Usage
+from .base import Provider, settings_value
+from .chat_format import chat_messages
+
+
+class CohereProvider(Provider):
+    """``cohere:<model>``; key ``COHERE_API_KEY`` (or the SDK's ``CO_API_KEY``), endpoint
+    ``COHERE_BASE_URL``."""
+
+    name = "cohere"
+    key_env = "COHERE_API_KEY"
+    alt_key_envs = ("CO_API_KEY",)
+    base_url_env = "COHERE_BASE_URL"
+    default_base_url = "https://api.cohere.com"
+    package_hint = "pip install cohere"
+
+    def _make_client(self) -> Any:
+        import cohere
+
+        return cohere.ClientV2(api_key=self.api_key(), base_url=self.base_url(),
+                               max_retries=settings_value("max_retries", 2),
+                               timeout=settings_value("timeout_s", 60),
+                               log_warning_experimental_features=False)
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+        optional = {"temperature": request.temperature, "p": request.top_p,
+                    "max_tokens": request.max_tokens, "seed": request.seed}
+        params.update({k: v for k, v in optional.items() if v is not None})
+        if request.tools:
+            params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+        return params
+
+    def complete(self, request: Request) -> Response:
+        with self.sdk_errors():
+            raw = self.client().chat(**self._params(request))
+        message = raw.message
+        text = "".join(getattr(part, "text", "") or "" for part in message.content or ())
+        calls = tuple(ToolCall(c.id, c.function.name, json.loads(c.function.arguments or "{}"))
+                      for c in message.tool_calls or ())
+        return Response(text=text, model=request.model, provider=self.name,
+                        finish_reason=raw.finish_reason, usage=_usage(raw.usage), tool_calls=calls)
+
+    def stream(self, request: Request) -> Iterator[Chunk]:
+        calls: dict[int, dict[str, str]] = {}
+        with self.sdk_errors():
+            for event in self.client().chat_stream(**self._params(request)):
+                if event.type == "content-delta":
+                    yield Chunk(text=event.delta.message.content.text or "")
+                elif event.type == "tool-call-start":
+                    call = event.delta.message.tool_calls
+                    calls[event.index or 0] = {"id": call.id, "name": call.function.name,
+                                               "args": call.function.arguments or ""}
+                elif event.type == "tool-call-delta":
+                    calls[event.index or 0]["args"] += \
+                        event.delta.message.tool_calls.function.arguments or ""
+                elif event.type == "message-end":
+                    yield Chunk(finish_reason=event.delta.finish_reason,
+                                usage=_usage(event.delta.usage),
+                                tool_calls=tuple(ToolCall(c["id"], c["name"],
+                                                          json.loads(c["args"] or "{}"))
+                                                 for _, c in sorted(calls.items())))
+
+
+def _usage(usage: Any) -> Usage:
+    tokens = getattr(usage, "tokens", None)
+    if tokens is None:
+        return Usage()
+    return Usage(_int(tokens.input_tokens), _int(tokens.output_tokens))
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,49 @@
+"""Mistral chat through the official ``mistralai`` SDK (``mistralai.client.Mistral``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..types import Chunk, Request, Response
+from .base import Provider, settings_value
+from .chat_format import ChunkReader, chat_messages, parse_completion
+
+
+class MistralProvider(Provider):
+    """``mistral:<model>``; key ``MISTRAL_API_KEY``, endpoint ``MISTRAL_BASE_URL``."""
+
+    name = "mistral"
+    key_env = "MISTRAL_API_KEY"
+    base_url_env = "MISTRAL_BASE_URL"
+    package_hint = "pip install mistralai"
+
+    def _make_client(self) -> Any:
+        from mistralai.client import Mistral
+        from mistralai.client.utils import BackoffStrategy, RetryConfig
+
+        retries = settings_value("max_retries", 2)
+        retry = RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, 30000),
+                            retry_connection_errors=True) if retries else None
+        return Mistral(api_key=self.api_key(), server_url=self.base_url(), retry_config=retry,
+                       timeout_ms=int(settings_value("timeout_s", 60) * 1000))
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+        optional = {"temperature": request.temperature, "top_p": request.top_p,
+                    "max_tokens": request.max_tokens, "random_seed": request.seed}
+        params.update({k: v for k, v in optional.items() if v is not None})
+        if request.tools:
+            params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+        return params
+
+    def complete(self, request: Request) -> Response:
+        with self.sdk_errors():
+            return parse_completion(self.client().chat.complete(**self._params(request)), request)
+
+    def stream(self, request: Request) -> Iterator[Chunk]:
+        reader = ChunkReader()
+        with self.sdk_errors():
+            with self.client().chat.stream(**self._params(request)) as events:
+                for event in events:
+                    yield reader.read(event.data)

@@ -1,0 +1,51 @@
+"""OpenAI chat completions through the official ``openai`` SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..types import Chunk, Request, Response
+from .base import Provider, settings_value
+from .chat_format import ChunkReader, chat_messages, parse_completion
+
+
+class OpenAIProvider(Provider):
+    """``openai:<model>``; key ``OPENAI_API_KEY``, endpoint ``OPENAI_BASE_URL``."""
+
+    name = "openai"
+    key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    package_hint = "pip install openai"
+
+    def _make_client(self) -> Any:
+        import openai
+
+        return openai.OpenAI(api_key=self.api_key(), base_url=self.base_url(),
+                             max_retries=settings_value("max_retries", 2),
+                             timeout=settings_value("timeout_s", 60))
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+        optional = {"temperature": request.temperature, "top_p": request.top_p,
+                    "max_tokens": request.max_tokens, "seed": request.seed}
+        params.update({k: v for k, v in optional.items() if v is not None})
+        if request.tools:
+            params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+        if request.logprobs:
+            params["logprobs"] = True
+        return params
+
+    def complete(self, request: Request) -> Response:
+        with self.sdk_errors():
+            raw = self.client().chat.completions.create(**self._params(request))
+            return parse_completion(raw, request)
+
+    def stream(self, request: Request) -> Iterator[Chunk]:
+        reader = ChunkReader()
+        with self.sdk_errors():
+            with self.client().chat.completions.create(
+                    **self._params(request), stream=True,
+                    stream_options={"include_usage": True}) as events:
+                for event in events:
+                    yield reader.read(event)

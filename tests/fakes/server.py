@@ -1,0 +1,285 @@
+"""A local HTTP server speaking the real wire formats of the LLM providers, for tests.
+
+    with FakeLLMServer() as srv:
+        srv.script(Reply(text="Hi there"), Reply(status=500))
+        client = openai.OpenAI(api_key="k", base_url=srv.url + "/v1", max_retries=0)
+        ...
+        srv.requests[-1].body["model"]
+
+The server routes by path (see ROUTES), records every request, and answers each one with
+the next scripted `Reply` (FIFO), or with `srv.default` once the script is used up.
+The per-provider rendering lives in one module per wire format.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+
+from . import anthropic_wire, cohere_wire, openai_wire
+from .reply import Exchange, Frame, Reply
+
+# Exact paths first; otherwise the longest suffix that matches, so a prefix such as
+# srv.url + "/deepseek" (-> /deepseek/chat/completions) still routes.
+ROUTES: dict[str, ModuleType] = {
+    "/v1/chat/completions": openai_wire,
+    "/chat/completions": openai_wire,
+    "/v1/messages": anthropic_wire,
+    "/v2/chat": cohere_wire,
+}
+
+
+def route(path: str) -> ModuleType | None:
+    if path in ROUTES:
+        return ROUTES[path]
+    for suffix in sorted(ROUTES, key=len, reverse=True):
+        if path.endswith(suffix):
+            return ROUTES[suffix]
+    return None
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # without query string
+    headers: dict  # lower-cased keys
+    body: dict | None  # parsed JSON (None when empty or not JSON)
+    query: str = ""
+    reply: Reply | None = field(default=None, repr=False)  # the Reply used to answer it
+
+
+class FakeLLMServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.default: Reply = Reply()
+        self.requests: list[RecordedRequest] = []
+        self._queue: collections.deque[Reply] = collections.deque()
+        self._lock = threading.Lock()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.fake = self
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeLLMServer":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="FakeLLMServer", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.close_all_connections()
+        self._httpd.server_close()
+
+    def __enter__(self) -> "FakeLLMServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ scripting
+    def script(self, *replies: Reply) -> "FakeLLMServer":
+        with self._lock:
+            self._queue.extend(replies)
+        return self
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self.default
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    fake: FakeLLMServer
+
+    def __init__(self, *args, **kwargs) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def track(self, conn: socket.socket, alive: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if alive else self._connections.discard)(conn)
+
+    def close_all_connections(self) -> None:
+        """Shut idle keep-alive connections so their handler threads end with the server."""
+        with self._connections_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address) -> None:  # quiet: clients hang up mid-stream
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
+        pass
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
+
+    # -------------------------------------------------------------- request
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _serve(self) -> None:
+        raw = self._read_body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path, _, query = self.path.split("#", 1)[0].partition("?")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        recorded = RecordedRequest(self.command, path, headers, body, query)
+        fake = self.server.fake
+        fake._record(recorded)
+
+        wire = route(path)
+        if wire is None:
+            self._send_json(404, {"error": {"message": f"no fake route for {self.command} {path}",
+                                            "type": "invalid_request_error", "code": "not_found"}}, {})
+            return
+
+        reply = fake._next_reply()
+        recorded.reply = reply
+        x = Exchange(body=body if isinstance(body, dict) else {}, headers=headers, reply=reply,
+                     model=reply.model_for(body), created=int(time.time()))
+        if reply.delay:
+            time.sleep(reply.delay)
+        extra = dict(wire.response_headers(x))
+        if reply.retry_after is not None:
+            seconds = reply.retry_after
+            extra["Retry-After"] = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+            extra["retry-after-ms"] = str(int(seconds * 1000))
+
+        if reply.status != 200:
+            self._send_json(reply.status, wire.error_body(x), extra)
+        elif x.body.get("stream") is True:
+            self._send_stream(wire, x, extra)
+        else:
+            self._send_json(200, wire.completion(x), extra)
+
+    # ------------------------------------------------------------- response
+    def _send_json(self, status: int, payload: dict, headers: dict) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self._write(data)
+
+    def _send_stream(self, wire: ModuleType, x: Exchange, headers: dict) -> None:
+        reply = x.reply
+        frames = list(wire.stream(x))
+        cut = _truncation_point(frames, reply.truncate_after)
+
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+
+        sent_content = 0
+        for frame in frames[:cut]:
+            if frame.content:
+                pause = reply.first_chunk_delay if sent_content == 0 else reply.chunk_delay
+                if pause:
+                    time.sleep(pause)
+                sent_content += 1
+            if not self._write(b"%x\r\n%s\r\n" % (len(frame.data), frame.data)):
+                return
+        if cut < len(frames) and reply.truncate_mode != "eof":
+            self._drop()  # dropped connection: the chunked body never ends
+            return
+        self._write(b"0\r\n\r\n")
+
+    def _write(self, data: bytes) -> bool:
+        try:
+            self.wfile.write(data)
+            return True
+        except OSError:  # the client went away
+            self.close_connection = True
+            return False
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _truncation_point(frames: list[Frame], truncate_after: int | None) -> int:
+    """How many frames to send: all of them, or up to the `truncate_after`-th content frame.
+
+    Frames before the first content frame (message_start, role chunk...) always go out; what
+    follows the last content frame sent (stop events, usage, [DONE]) never does.
+    """
+    if truncate_after is None:
+        return len(frames)
+    content_positions = [i for i, f in enumerate(frames) if f.content]
+    if truncate_after < len(content_positions):
+        return content_positions[truncate_after]
+    if content_positions:
+        return content_positions[-1] + 1
+    return 1
