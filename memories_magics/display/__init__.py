@@ -1,0 +1,1 @@
+"""Rendering results: MIME bundles, streaming output, tables, diff views and widgets."""

@@ -1,0 +1,110 @@
+"""Rendering a result as a MIME bundle that reads well everywhere.
+
+Every bundle has ``text/plain`` (terminals, nbconvert --to script), the chosen format
+(``text/markdown`` for markdown/code, ``application/json``, ``text/html``) and
+``application/vnd.memories-magics.result+json`` for the JupyterLab extension. Nothing volatile
+beyond what the cache stores goes into a bundle, so a replayed notebook renders byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .safe import code_fence, extract_code, safe_markdown, sandboxed_html
+
+RESULT_MIME = "application/vnd.memories-magics.result+json"
+FORMATS = ("markdown", "text", "code", "json", "html")
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f} s"
+
+
+def footer(result: Any) -> str:
+    """One line: model, tokens in/out, latency, first token, estimated cost, cache state."""
+    response = result.response
+    usage = response.usage
+    parts = [result.label,
+             f"{usage.input_tokens if usage.input_tokens is not None else '?'} in / "
+             f"{usage.output_tokens if usage.output_tokens is not None else '?'} out tokens",
+             _seconds(response.latency_s), f"first token {_seconds(response.first_token_s)}",
+             "$0 (local)" if result.spec.type == "local" else f"~${result.cost_usd:.4f} est."]
+    if response.cached:
+        parts.append("cached")
+    if response.interrupted:
+        parts.append("interrupted: partial answer, not cached")
+    elif response.finish_reason is None:
+        parts.append("truncated: the stream ended early, not cached")
+    elif response.finish_reason in ("length", "max_tokens", "MAX_TOKENS"):
+        parts.append("stopped at --max-tokens")
+    if result.note:
+        parts.append(result.note)
+    return " · ".join(parts)
+
+
+def result_json(result: Any) -> dict[str, Any]:
+    """The payload of the extension's MIME type."""
+    response, request = result.response, result.request
+    return {
+        "text": response.text, "format": result.format, "model": result.label,
+        "model_id": response.model_id, "provider": response.provider,
+        "parameters": {"system": request.system, "temperature": request.temperature,
+                       "top_p": request.top_p, "max_tokens": request.max_tokens,
+                       "seed": request.seed},
+        "usage": {"input_tokens": response.usage.input_tokens,
+                  "output_tokens": response.usage.output_tokens},
+        "cost_usd": result.cost_usd, "latency_s": response.latency_s,
+        "first_token_s": response.first_token_s, "finish_reason": response.finish_reason,
+        "cached": response.cached, "interrupted": response.interrupted,
+        "complete": response.complete, "cache_key": response.cache_key, "note": result.note,
+        "footer": footer(result),
+    }
+
+
+def result_bundle(result: Any) -> dict[str, Any]:
+    """The full MIME bundle for an ``LLMResult`` in its chosen format."""
+    text, line = result.response.text, footer(result)
+    bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]",
+                              RESULT_MIME: result_json(result)}
+    small = f"\n\n<sub>{safe_markdown(line)}</sub>"
+    if result.format == "markdown":
+        bundle["text/markdown"] = safe_markdown(text) + small
+    elif result.format == "code":
+        code, language = extract_code(text)
+        bundle["text/markdown"] = code_fence(code, language) + small
+        bundle["text/plain"] = f"{code}\n\n[{line}]"
+    elif result.format == "json":
+        value = result.value
+        if value is not None or text.strip() == "null":
+            pretty = json.dumps(value, indent=2, ensure_ascii=False)
+            bundle["application/json"] = value if isinstance(value, (dict, list)) else {"value": value}
+            bundle["text/markdown"] = code_fence(pretty, "json") + small
+        else:
+            bundle["text/markdown"] = (safe_markdown(text) +
+                                       "\n\n**The answer is not valid JSON.**" + small)
+    elif result.format == "html":
+        bundle["text/html"] = sandboxed_html(text) + f"<div><sub>{safe_markdown(line)}</sub></div>"
+    return bundle
+
+
+def streaming_bundle(text: str, label: str) -> dict[str, Any]:
+    """What the output shows while tokens arrive (plain and escaped Markdown, with a cursor)."""
+    return {"text/plain": text, "text/markdown": safe_markdown(text) + " ▌" +
+            f"\n\n<sub>{safe_markdown(label)} · streaming…</sub>"}
+
+
+def table_bundle(headers: list[str], rows: list[list[Any]], title: str = "") -> dict[str, Any]:
+    """A small table as Markdown and aligned plain text."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(headers)]
+    plain = [title] if title else []
+    plain.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    plain += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    md = [f"**{safe_markdown(title)}**\n"] if title else []
+    md.append("| " + " | ".join(headers) + " |")
+    md.append("|" + "---|" * len(headers))
+    md += ["| " + " | ".join(safe_markdown(c).replace("|", "\\|") for c in r) + " |"
+           for r in cells]
+    return {"text/plain": "\n".join(plain), "text/markdown": "\n".join(md)}

@@ -1,0 +1,57 @@
+"""``{expr}`` interpolation of cell text from the user namespace; ``{{`` and ``}}`` escape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import UsageError
+
+
+def interpolate(text: str, namespace: dict[str, Any]) -> str:
+    """Replace each ``{expr}`` with ``str(eval(expr, namespace))``.
+
+    >>> interpolate("Explain {topic} {{briefly}}", {"topic": "tides"})
+    'Explain tides {briefly}'
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char in "{}" and text[i:i + 2] in ("{{", "}}"):
+            out.append(char)
+            i += 2
+        elif char == "}":
+            raise UsageError("unmatched '}' in the prompt; write }} for a literal brace")
+        elif char == "{":
+            end = _closing_brace(text, i)
+            out.append(_evaluate(text[i + 1:end], namespace))
+            i = end + 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _closing_brace(text: str, start: int) -> int:
+    depth = 0
+    for j in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return j
+    raise UsageError("unmatched '{' in the prompt; write {{ for a literal brace")
+
+
+def _evaluate(expression: str, namespace: dict[str, Any]) -> str:
+    if not expression.strip():
+        raise UsageError("empty {} in the prompt; write {{}} for literal braces")
+    try:
+        return str(eval(expression, namespace))  # noqa: S307 - the user's own namespace
+    except NameError as exc:
+        name = getattr(exc, "name", None) or str(exc)
+        raise UsageError(f"{{{expression}}}: name {name!r} is not defined; define it in a cell "
+                         "above or write {{ }} for literal braces") from None
+    except SyntaxError:
+        raise UsageError(f"{{{expression}}} is not a Python expression; write {{{{ }}}} for "
+                         "literal braces (e.g. in JSON)") from None
+    except Exception as exc:  # noqa: BLE001 - any error of the user's expression
+        raise UsageError(f"{{{expression}}} raised {type(exc).__name__}: {exc}") from None

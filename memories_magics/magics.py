@@ -1,0 +1,202 @@
+"""The ``%%llm`` cell magic and the ``%llm`` line magic (subcommands)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError as IPythonUsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .cache import CACHE_MODES
+from .display.render import FORMATS, table_bundle
+from .engine import Engine, Interrupted, default_engine
+from .errors import UsageError
+from .interpolate import interpolate
+from .result import LLMResult
+
+SUBCOMMANDS = {
+    "models": "every known model: provider, local/api, key present?, streaming, tools",
+    "use M": "make M the default model for this kernel",
+    "config": "where model_config.json comes from, and the global settings",
+    "cache info|clear|dir PATH|mode MODE": "this notebook's cache: size, clear, move, mode",
+    "usage": "tokens and estimated cost per model in this kernel",
+    "unload": "free local models from memory",
+    "help": "this list",
+}
+
+
+def _publish(bundle: dict[str, Any]) -> None:
+    from IPython.display import display
+
+    display(bundle, raw=True)
+
+
+def model_option_arguments(func: Any) -> Any:
+    """The options ``%%llm`` and ``%%compare`` share (see ../DESIGN.md)."""
+    for decorator in reversed([
+        argument("-s", "--system", help="system prompt"),
+        argument("-t", "--temperature", type=float, help="sampling temperature"),
+        argument("--top-p", type=float, help="nucleus sampling"),
+        argument("--max-tokens", type=int, help="upper bound on answer tokens"),
+        argument("--seed", type=int, help="sampling seed (local model: same text every run)"),
+        argument("-f", "--format", choices=FORMATS, default="markdown",
+                 help="how to render the answer"),
+        argument("--no-stream", action="store_true", help="wait for the whole answer"),
+        argument("--cache", choices=CACHE_MODES,
+                 help="cache mode for this cell (default: %%llm cache mode)"),
+        argument("-o", "--output", metavar="VAR", help="store the result object in VAR"),
+    ]):
+        func = decorator(func)
+    return func
+
+
+def parse(magic: Any, line: str) -> Any:
+    """Parse magic options, turning argparse errors into one line with the way to help."""
+    try:
+        return parse_argstring(magic, line)
+    except IPythonUsageError as exc:
+        raise UsageError(f"{exc}; see %%{magic.__name__}? for the options") from None
+
+
+@magics_class
+class LLMMagics(Magics):
+    """``%%llm`` and ``%llm``; ``%%compare`` lives in :mod:`memories_magics.compare`."""
+
+    def __init__(self, shell: Any, engine: Engine) -> None:
+        super().__init__(shell)
+        self.engine = engine
+
+    @magic_arguments()
+    @argument("model", nargs="?", help="provider:model or alias (default: %%llm use, else smollm2)")
+    @argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
+    @model_option_arguments
+    @line_cell_magic
+    def llm(self, line: str, cell: str | None = None) -> Any:
+        """Ask a language model; the cell body is the prompt ({expr} interpolates, {{ }} escape).
+
+        As a line magic: %llm models | use M | config | cache info|clear|dir PATH|mode MODE |
+        usage | unload | help.
+        """
+        if cell is None:
+            return self._subcommand(line)
+        args = parse(self.llm, line)
+        spec = self.engine.model(args.model_option or args.model)
+        if not cell.strip():
+            raise UsageError("the cell is empty: write the prompt below the %%llm line")
+        request = self.engine.request(
+            spec, interpolate(cell.strip(), self.shell.user_ns), system=args.system,
+            temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+            seed=args.seed)
+        from .display.stream import StreamView
+
+        view = StreamView(spec.alias or spec.model_id)
+        if spec.provider == "local" and args.cache != "replay":
+            from .providers.local import is_loaded
+
+            if not is_loaded(spec):
+                view.status(f"Loading {view.label} (first use in this kernel)…")
+        try:
+            response = self.engine.run(spec, request, cache=args.cache,
+                                       stream=not args.no_stream, on_chunk=lambda c: view.feed(c.text))
+        except Interrupted as exc:
+            response = exc.partial
+        view.finish()
+        result = LLMResult(response, spec, request, args.format)
+        if args.output:
+            self.shell.user_ns[args.output] = result
+        return result
+
+    # -- %llm subcommands ----------------------------------------------------------------
+    def _subcommand(self, line: str) -> Any:
+        words = shlex.split(line)
+        if not words or words[0] == "help":
+            return _publish(table_bundle(["command", "what it does"],
+                                         [[f"%llm {k}", v] for k, v in SUBCOMMANDS.items()],
+                                         "%%llm [MODEL] [options] + prompt; see %%llm? for options"))
+        command, rest = words[0], words[1:]
+        handler = {"models": self._models, "use": self._use, "config": self._config,
+                   "cache": self._cache, "usage": self._usage, "unload": self._unload}.get(command)
+        if handler is None:
+            raise UsageError(f"unknown %llm command {command!r}; use one of: "
+                             f"{', '.join(k.split()[0] for k in SUBCOMMANDS)} "
+                             "(a prompt needs the cell magic %%llm)")
+        return handler(rest)
+
+    def _models(self, _: list[str]) -> None:
+        from .providers import get_provider
+
+        rows = []
+        config = self.engine.config
+        default = self.engine.model()
+        for alias, spec in sorted(config.models.items(), key=lambda kv: (kv[1].provider, kv[0])):
+            provider = get_provider(spec.provider)
+            key = "not needed" if provider.key_env is None else (
+                "set" if provider.has_key() else f"missing: set {provider.key_env}")
+            rows.append([alias + (" (default)" if spec == default else ""), spec.model_id,
+                         spec.type, key, "yes" if spec.supports_streaming else "no",
+                         "yes" if spec.supports_function_calling else "no",
+                         ("completion only (no chat template); " if not spec.chat else "")
+                         + spec.description])
+        _publish(table_bundle(["model", "id", "type", "key", "streaming", "tools", "notes"],
+                              rows, "Models (any provider:model also works)"))
+
+    def _use(self, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise UsageError("usage: %llm use MODEL (e.g. %llm use openai:gpt-4o-mini)")
+        spec = self.engine.model(rest[0])
+        self.engine.default_model_override = rest[0]
+        print(f"Default model: {spec.alias or spec.model_id} ({spec.model_id})")
+
+    def _config(self, _: list[str]) -> None:
+        from .config import USER_CONFIG_ENV, user_config_path
+
+        path = user_config_path()
+        rows = [["user file", str(path) if path else f"none (set {USER_CONFIG_ENV})"],
+                ["default model", self.engine.default_model()],
+                ["cache mode", self.engine.cache_mode],
+                ["cache dir", str(self.engine.cache().directory)]]
+        rows += [[k, v] for k, v in self.engine.config.settings.items()
+                 if k not in ("default_model", "cache_mode")]
+        _publish(table_bundle(["setting", "value"], rows, "memories_magics configuration"))
+
+    def _cache(self, rest: list[str]) -> None:
+        from .cache import check_mode
+
+        action = rest[0] if rest else "info"
+        if action == "info":
+            info = self.engine.cache().info()
+            print(f"{info['entries']} cached answers, {info['size_bytes'] / 1024:.0f} KiB in "
+                  f"{info['directory']} (mode: {self.engine.cache_mode})")
+        elif action == "clear":
+            removed = self.engine.cache().clear()
+            print(f"Cleared {removed} cached answers from {self.engine.cache().directory}")
+        elif action == "dir" and len(rest) == 2:
+            print(f"Cache directory: {self.engine.set_cache_dir(rest[1]).directory}")
+        elif action == "mode" and len(rest) == 2:
+            self.engine.cache_mode = check_mode(rest[1])
+            print(f"Cache mode: {rest[1]}")
+        else:
+            raise UsageError("usage: %llm cache info | clear | dir PATH | mode "
+                             + "|".join(CACHE_MODES))
+
+    def _usage(self, _: list[str]) -> None:
+        rows = [[model, u.calls, u.cache_hits, u.input_tokens, u.output_tokens,
+                 f"{u.cost_usd:.4f}"] for model, u in sorted(self.engine.usage.items())]
+        _publish(table_bundle(["model", "calls", "cache hits", "tokens in", "tokens out",
+                               "est. cost (USD)"], rows,
+                              "Usage in this kernel (costs are estimates from model_config.json)"))
+
+    def _unload(self, _: list[str]) -> None:
+        from .providers.local import unload_models
+
+        names = unload_models()
+        print(f"Unloaded: {', '.join(names)}" if names else "No local model was loaded")
+
+
+def register(ipython: Any, engine: Engine | None = None) -> None:
+    """Register the magics on ``ipython`` (what ``%load_ext memories_magics`` does)."""
+    engine = engine or default_engine()
+    engine.user_ns = ipython.user_ns
+    ipython.register_magics(LLMMagics(ipython, engine))
