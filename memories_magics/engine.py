@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import ResponseCache, check_mode, default_cache_dir
 from .config import Config, ModelSpec
-from .errors import CacheMissError
+from .errors import CacheMissError, ProviderError
 from .types import Chunk, Message, Request, Response
+
+if TYPE_CHECKING:
+    from .providers.base import Provider
 
 
 class Interrupted(KeyboardInterrupt):
@@ -48,6 +51,7 @@ class Engine:
         self.user_ns: dict[str, Any] | None = None
         self.usage: dict[str, ModelUsage] = {}
         self._usage_lock = threading.Lock()
+        self._providers: dict[tuple[str, str | None], Provider] = {}
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -56,11 +60,6 @@ class Engine:
         if self._config is None:
             self._config = Config.load()
         return self._config
-
-    def reload_config(self) -> Config:
-        """Re-read model_config.json (after editing the user file)."""
-        self._config = None
-        return self.config
 
     def default_model(self) -> str:
         """``%llm use`` > ``$MEMORIES_MAGICS_DEFAULT_MODEL`` > model_config.json > smollm2."""
@@ -86,6 +85,15 @@ class Engine:
             top_p=spec.top_p if top_p is None else top_p,
             max_tokens=max_tokens or self.config.settings.get("max_tokens"),
             seed=seed, tools=tuple(tools), logprobs=logprobs)
+
+    def provider(self, name: str, api_key: str | None = None) -> Provider:
+        """The provider called ``name``, built once per engine (and per explicit key)."""
+        from .providers import provider_class
+
+        slot = (name, api_key)
+        if slot not in self._providers:
+            self._providers[slot] = provider_class(name)(self.config, api_key=api_key)
+        return self._providers[slot]
 
     # -- cache ---------------------------------------------------------------------------
     @property
@@ -132,9 +140,7 @@ class Engine:
                     f"replay mode: no cached answer from {spec.model_id} for this prompt and "
                     f"these parameters in {self.cache().directory}; run it once with "
                     "--cache use (or %llm cache mode use) to record it")
-        from .providers import get_provider
-
-        provider = get_provider(spec.provider, api_key)
+        provider = self.provider(spec.provider, api_key)
         if stream and spec.supports_streaming:
             response = self._stream(provider, request, on_chunk, cancel)
         else:
@@ -172,6 +178,12 @@ class Engine:
                     return assemble(interrupted=True)
         except KeyboardInterrupt:
             raise Interrupted(assemble(interrupted=True)) from None
+        except ProviderError as exc:
+            if not chunks:
+                raise
+            cut = assemble(interrupted=False)  # keep what was shown; no finish reason: uncached
+            cut.error = str(exc)
+            return cut
         finally:
             events.close()
         return assemble(interrupted=False)

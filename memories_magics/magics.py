@@ -125,13 +125,11 @@ class LLMMagics(Magics):
         return handler(rest)
 
     def _models(self, _: list[str]) -> None:
-        from .providers import get_provider
-
         rows = []
         config = self.engine.config
         default = self.engine.model()
         for alias, spec in sorted(config.models.items(), key=lambda kv: (kv[1].provider, kv[0])):
-            provider = get_provider(spec.provider)
+            provider = self.engine.provider(spec.provider)
             key = "not needed" if provider.key_env is None else (
                 "set" if provider.has_key() else f"missing: set {provider.key_env}")
             rows.append([alias + (" (default)" if spec == default else ""), spec.model_id,

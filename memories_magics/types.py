@@ -106,6 +106,8 @@ class Response:
     cached: bool = False
     interrupted: bool = False
     cache_key: str | None = None
+    #: Why an incomplete answer ended (e.g. the connection dropped mid-stream).
+    error: str | None = None
 
     @property
     def complete(self) -> bool:

@@ -35,7 +35,8 @@ def footer(result: Any) -> str:
     if response.interrupted:
         parts.append("interrupted: partial answer, not cached")
     elif response.finish_reason is None:
-        parts.append("truncated: the stream ended early, not cached")
+        parts.append("truncated: the stream ended early"
+                     + (f" ({response.error})" if response.error else "") + ", not cached")
     elif response.finish_reason in ("length", "max_tokens", "MAX_TOKENS"):
         parts.append("stopped at --max-tokens")
     if result.note:

@@ -30,7 +30,6 @@ _BUILTINS: dict[str, str] = {
     "local": "memories_magics.providers.local:LocalProvider",
 }
 _registered: dict[str, type[Provider] | str] = dict(_BUILTINS)
-_instances: dict[str, Provider] = {}
 _lock = threading.Lock()
 _entry_points_loaded = False
 
@@ -39,7 +38,6 @@ def register_provider(name: str, provider: type[Provider] | str) -> None:
     """Register a Provider subclass (or its ``module:Class`` path) under ``name``."""
     with _lock:
         _registered[name] = provider
-        _instances.pop(name, None)
 
 
 def _load_entry_points() -> None:
@@ -72,13 +70,3 @@ def provider_class(name: str) -> type[Provider]:
         target = getattr(importlib.import_module(module_name), attr)
         _registered[name] = target
     return target
-
-
-def get_provider(name: str, api_key: str | None = None) -> Provider:
-    """A provider instance; the shared one unless an explicit ``api_key`` is given."""
-    if api_key:
-        return provider_class(name)(api_key=api_key)
-    with _lock:
-        if name not in _instances:
-            _instances[name] = provider_class(name)()
-        return _instances[name]

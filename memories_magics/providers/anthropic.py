@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage
-from .base import Provider, settings_value
+from .base import Provider
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 
@@ -24,19 +24,19 @@ class AnthropicProvider(Provider):
         import anthropic
 
         return anthropic.Anthropic(api_key=self.api_key(), base_url=self.base_url(),
-                                   max_retries=settings_value("max_retries", 2),
-                                   timeout=settings_value("timeout_s", 60))
+                                   max_retries=self.setting("max_retries", 2),
+                                   timeout=self.setting("timeout_s", 60))
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": list(request.messages),
                                   "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if request.system:
             params["system"] = request.system
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
-        # Newer Claude models refuse temperature and top_p together; 1.0 is the neutral top_p.
-        if request.top_p is not None and request.top_p != 1.0:
-            params["top_p"] = request.top_p
+        # The SDK no longer declares sampling parameters (newer Claude models ignore or refuse
+        # them), so they go in the body only when the user set them.
+        sampling = {"temperature": request.temperature, "top_p": request.top_p}
+        if any(v is not None for v in sampling.values()):
+            params["extra_body"] = {k: v for k, v in sampling.items() if v is not None}
         if request.tools:
             params["tools"] = [{"name": t["name"], "description": t.get("description", ""),
                                 "input_schema": t.get("parameters", {"type": "object"})}

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..config import Config
 from ..errors import MemoriesError, MissingKeyError, ProviderError
 from ..types import Chunk, Request, Response
 
@@ -23,19 +24,14 @@ def redact(text: str) -> str:
     return text
 
 
-def settings_value(name: str, default: Any) -> Any:
-    """A global setting (timeout_s, max_retries) from model_config.json, read lazily."""
-    from ..engine import default_engine
-
-    return default_engine().config.settings.get(name, default)
-
-
 class Provider:
     """Base class for providers: subclasses set the class attributes and implement
     :meth:`_make_client`, :meth:`complete` and :meth:`stream`.
 
     ``api_key`` given here wins over the environment variable ``key_env``; the base URL comes
-    from ``base_url_env`` (e.g. ``OPENAI_BASE_URL``) or ``default_base_url``.
+    from ``base_url_env`` (e.g. ``OPENAI_BASE_URL``) or ``default_base_url``. Both are read
+    on every call, so ``%env OPENAI_BASE_URL=...`` takes effect at once. ``config`` supplies
+    the global settings (timeout_s, max_retries).
     """
 
     name: str = ""
@@ -46,11 +42,13 @@ class Provider:
     #: One-line ``pip install`` hint for the SDK.
     package_hint: str = ""
 
-    def __init__(self, api_key: str | None = None) -> None:
+    def __init__(self, config: Config, api_key: str | None = None) -> None:
+        self.config = config
         self._explicit_key = api_key
         if api_key:
             _KNOWN_SECRETS.add(api_key)
         self._client: Any = None
+        self._client_for: tuple[str, str | None] | None = None
         self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -83,11 +81,18 @@ class Provider:
         """``$<PROVIDER>_BASE_URL`` or the provider's default endpoint."""
         return (os.environ.get(self.base_url_env or "") or self.default_base_url or None)
 
+    def setting(self, name: str, default: Any) -> Any:
+        """A global setting from model_config.json (``timeout_s``, ``max_retries``)."""
+        return self.config.settings.get(name, default)
+
     def client(self) -> Any:
-        """The SDK client, built on first use (so importing the SDK costs nothing until then)."""
+        """The SDK client, built on first use (so importing the SDK costs nothing until then)
+        and rebuilt when the key or base URL changes."""
         with self._client_lock:
-            if self._client is None:
+            wanted = (self.api_key(), self.base_url())
+            if self._client is None or self._client_for != wanted:
                 self._client = self._make_client()
+                self._client_for = wanted
             return self._client
 
     def _make_client(self) -> Any:

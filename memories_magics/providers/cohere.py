@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage
-from .base import Provider, settings_value
+from .base import Provider
 from .chat_format import chat_messages
 
 
@@ -26,8 +26,8 @@ class CohereProvider(Provider):
         import cohere
 
         return cohere.ClientV2(api_key=self.api_key(), base_url=self.base_url(),
-                               max_retries=settings_value("max_retries", 2),
-                               timeout=settings_value("timeout_s", 60),
+                               max_retries=self.setting("max_retries", 2),
+                               timeout=self.setting("timeout_s", 60),
                                log_warning_experimental_features=False)
 
     def _params(self, request: Request) -> dict[str, Any]:

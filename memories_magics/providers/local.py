@@ -106,11 +106,8 @@ class LocalProvider(Provider):
     key_env = None
     package_hint = INSTALL_HINT
 
-    @staticmethod
-    def _spec(request: Request) -> ModelSpec:
-        from ..engine import default_engine
-
-        return default_engine().config.resolve(f"local:{request.model}")
+    def _spec(self, request: Request) -> ModelSpec:
+        return self.config.resolve(f"local:{request.model}")
 
     def _generate(self, request: Request, spec: ModelSpec, model: _Loaded,
                   stream: bool) -> Any:

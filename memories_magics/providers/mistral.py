@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response
-from .base import Provider, settings_value
+from .base import Provider
 from .chat_format import ChunkReader, chat_messages, parse_completion
 
 
@@ -22,11 +22,11 @@ class MistralProvider(Provider):
         from mistralai.client import Mistral
         from mistralai.client.utils import BackoffStrategy, RetryConfig
 
-        retries = settings_value("max_retries", 2)
+        retries = self.setting("max_retries", 2)
         retry = RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, 30000),
                             retry_connection_errors=True) if retries else None
         return Mistral(api_key=self.api_key(), server_url=self.base_url(), retry_config=retry,
-                       timeout_ms=int(settings_value("timeout_s", 60) * 1000))
+                       timeout_ms=int(self.setting("timeout_s", 60) * 1000))
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response
-from .base import Provider, settings_value
+from .base import Provider
 from .chat_format import ChunkReader, chat_messages, parse_completion
 
 
@@ -22,8 +22,8 @@ class OpenAIProvider(Provider):
         import openai
 
         return openai.OpenAI(api_key=self.api_key(), base_url=self.base_url(),
-                             max_retries=settings_value("max_retries", 2),
-                             timeout=settings_value("timeout_s", 60))
+                             max_retries=self.setting("max_retries", 2),
+                             timeout=self.setting("timeout_s", 60))
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}

@@ -34,7 +34,7 @@ def _wants_logprobs(x: Exchange) -> bool:
 
 
 def _logprob(piece: str, i: int) -> dict:
-    return {"text": piece, "token_ids": [i], "logprobs": [round(-0.1 * i, 6)]}
+    return {"text": piece, "token_ids": [i], "logprobs": [round(-0.1 * i, 6) or 0.0]}
 
 
 def _tool_call(tc) -> dict:

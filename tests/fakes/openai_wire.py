@@ -58,12 +58,11 @@ def _logprob_entries(x: Exchange, pieces: list[str], start: int = 0) -> list[dic
     top_n = x.body.get("top_logprobs") or 0
     entries = []
     for i, token in enumerate(pieces, start):
-        logprob = round(-0.1 * i, 6)
-        top = [
-            {"token": token if k == 0 else f"alt{k}", "logprob": round(logprob - k, 6),
-             "bytes": list((token if k == 0 else f"alt{k}").encode("utf-8"))}
-            for k in range(int(top_n))
-        ]
+        logprob = round(-0.1 * i, 6) or 0.0
+        alternatives = [token] + [f"alt{k}" for k in range(1, int(top_n))]
+        top = [{"token": alt, "logprob": round(logprob - k, 6), "bytes": list(alt.encode("utf-8")),
+                "token_id": 1000 * k + i}  # token_id: required by Mistral's models
+               for k, alt in enumerate(alternatives)][:int(top_n)]
         entries.append({"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8")),
                         "top_logprobs": top, "token_id": i})
     return entries

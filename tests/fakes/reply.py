@@ -53,8 +53,11 @@ class Reply:
             return []  # a tool-call-only answer carries no text unless one was given
         pieces = re.findall(r"\s*\S+", self.text)
         tail = self.text[len("".join(pieces)):]
-        if tail:  # trailing whitespace
-            pieces.append(tail)
+        if tail:  # trailing whitespace rides on the last piece
+            if pieces:
+                pieces[-1] += tail
+            else:
+                pieces.append(tail)
         return pieces
 
     @property
@@ -67,14 +70,12 @@ class Reply:
         for i, tc in enumerate(self.tool_calls or []):
             args = tc.get("arguments", {})
             args_json = args if isinstance(args, str) else json.dumps(args)
-            calls.append(
-                ToolCall(
-                    id=tc.get("id") or f"call_{i + 1}",
-                    name=tc["name"],
-                    arguments=json.loads(args_json) if args_json else {},
-                    arguments_json=args_json,
-                )
-            )
+            try:
+                parsed = json.loads(args_json) if args_json else {}
+            except ValueError:  # a deliberately malformed arguments string is sent as is
+                parsed = {}
+            calls.append(ToolCall(id=tc.get("id") or f"call_{i + 1}", name=tc["name"],
+                                  arguments=parsed, arguments_json=args_json))
         return calls
 
     # ---------------------------------------------------------------- usage

@@ -72,7 +72,7 @@ class FakeLLMServer:
 
     def start(self) -> "FakeLLMServer":
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
                                             name="FakeLLMServer", daemon=True)
             self._thread.start()
         return self
@@ -114,6 +114,7 @@ class FakeLLMServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # many parallel clients must not hit the listen backlog
     fake: FakeLLMServer
 
     def __init__(self, *args, **kwargs) -> None:
