@@ -40,8 +40,13 @@ class Reply:
     finish_reason: str = "stop"
     input_tokens: int = 7
     output_tokens: int | None = None
+    # [{"id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]; the default
+    # text is then left out (a text you set goes along: OpenAI content, Anthropic text block,
+    # Cohere tool_plan).
     tool_calls: list[dict] | None = None
+    # Per-token logprobs (openai/mistral and cohere formats), only if the request asks too.
     logprobs: bool = False
+    # Model name echoed back; default: the request's "model".
     model: str | None = None
 
     # ------------------------------------------------------------------ text

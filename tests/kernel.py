@@ -1,0 +1,97 @@
+"""A real IPython kernel driven over the Jupyter protocol, for magic tests.
+
+>>> with Kernel(env) as kernel:
+...     reply = kernel.run("%load_ext memories_magics")
+...     reply.outputs, reply.updates, reply.error
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+
+
+@dataclass
+class CellRun:
+    """What one execution sent on iopub, grouped the way a front end shows it."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: The shell channel's execute_reply content (its payload carries ``?`` help pages).
+    reply: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, *kinds: str) -> list[dict[str, Any]]:
+        return [m["content"] for m in self.messages if m["msg_type"] in kinds]
+
+    @property
+    def updates(self) -> int:
+        """How many times the output was repainted in place while streaming."""
+        return len(self.of_type("update_display_data"))
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The execute_result's MIME bundle (the cell's value), if any."""
+        results = self.of_type("execute_result")
+        return results[-1]["data"] if results else None
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        errors = self.of_type("error")
+        return errors[-1] if errors else None
+
+    @property
+    def stdout(self) -> str:
+        return "".join(c["text"] for c in self.of_type("stream") if c["name"] == "stdout")
+
+    @property
+    def displayed(self) -> list[dict[str, Any]]:
+        """Every display_data / update bundle, in order."""
+        return [c["data"] for c in self.of_type("display_data", "update_display_data")]
+
+
+class Kernel:
+    """Start a python3 kernel with ``env`` added to this process's environment in ``cwd``."""
+
+    def __init__(self, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        self.manager = KernelManager(kernel_name="python3")
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.client: Any = None
+
+    def __enter__(self) -> Kernel:
+        self.manager.start_kernel(env=self.env, cwd=str(self.cwd or Path.cwd()))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+    def run(self, code: str, timeout: float = 120, interrupt_after: float | None = None) -> CellRun:
+        """Execute ``code`` and collect its iopub messages until the kernel is idle.
+
+        ``interrupt_after`` sends SIGINT (Ctrl-C, the notebook's stop button) that many
+        seconds after the first streamed update.
+        """
+        msg_id = self.client.execute(code)
+        run = CellRun()
+        timer: threading.Timer | None = None
+        while True:
+            message = self.client.get_iopub_msg(timeout=timeout)
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind = message["msg_type"]
+            if kind == "status" and message["content"]["execution_state"] == "idle":
+                break
+            run.messages.append(message)
+            if interrupt_after is not None and timer is None and kind == "update_display_data":
+                timer = threading.Timer(interrupt_after, self.manager.interrupt_kernel)
+                timer.start()
+        run.reply = self.client.get_shell_msg(timeout=timeout)["content"]
+        return run
