@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import ResponseCache, check_mode, default_cache_dir
 from .config import Config, ModelSpec
-from .errors import CacheMissError, ProviderError
+from .errors import CacheMissError, MissingDependencyError, MissingKeyError, ProviderError
 from .types import Chunk, Message, Request, Response
 
 if TYPE_CHECKING:
@@ -121,13 +121,15 @@ class Engine:
     # -- running -------------------------------------------------------------------------
     def run(self, spec: ModelSpec, request: Request, *, cache: str | None = None,
             stream: bool = True, on_chunk: Callable[[Chunk], None] | None = None,
-            api_key: str | None = None, cancel: threading.Event | None = None) -> Response:
+            on_call: Callable[[], None] | None = None, api_key: str | None = None,
+            cancel: threading.Event | None = None) -> Response:
         """Answer ``request`` from the cache or the provider, by cache mode:
 
         ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
         reads (a miss is a :class:`CacheMissError`). Only complete answers are written.
-        ``on_chunk`` sees streamed pieces as they arrive; setting ``cancel`` stops the call
-        and returns what arrived, marked interrupted.
+        ``on_call`` runs just before the provider is called (not on a cache hit), ``on_chunk``
+        sees streamed pieces as they arrive; setting ``cancel`` stops the call and returns
+        what arrived, marked interrupted.
         """
         mode = check_mode(cache or self.cache_mode)
         if mode in ("use", "replay"):
@@ -141,6 +143,8 @@ class Engine:
                     f"these parameters in {self.cache().directory}; run it once with "
                     "--cache use (or %llm cache mode use) to record it")
         provider = self.provider(spec.provider, api_key)
+        if on_call is not None:
+            on_call()
         if stream and spec.supports_streaming:
             response = self._stream(provider, request, on_chunk, cancel)
         else:
@@ -152,6 +156,35 @@ class Engine:
             self.cache().put(request, response)
         self._record(spec, response)
         return response
+
+    def run_chain(self, specs: list[ModelSpec], make_request: Callable[[ModelSpec], Request],
+                  *, on_attempt: Callable[[ModelSpec], None] | None = None,
+                  **run_options: Any) -> tuple[ModelSpec, Request, Response, str]:
+        """Try ``specs`` in order (a model and its fallbacks) until one answers.
+
+        A model is skipped when it errors, has no key, lacks its runtime or, in replay mode,
+        has no cached answer. Returns the model that answered, its request and response, and
+        a note saying why earlier ones were skipped ("" if the first answered).
+        """
+        skipped: list[str] = []
+        for position, spec in enumerate(specs):
+            request = make_request(spec)
+            if on_attempt is not None:
+                on_attempt(spec)
+            try:
+                response = self.run(spec, request, **run_options)
+            except (ProviderError, MissingKeyError, MissingDependencyError, CacheMissError) as exc:
+                if position == len(specs) - 1:
+                    if skipped:
+                        raise type(exc)(f"every fallback failed: {'; '.join(skipped)}; "
+                                        f"last: {exc}") from None
+                    raise
+                skipped.append(f"{spec.alias or spec.model_id}: {exc}")
+                continue
+            label = spec.alias or spec.model_id
+            note = f"answered by fallback {label} ({'; '.join(skipped)})" if skipped else ""
+            return spec, request, response, note
+        raise ValueError("run_chain needs at least one model")
 
     @staticmethod
     def _stream(provider: Any, request: Request, on_chunk: Callable[[Chunk], None] | None,

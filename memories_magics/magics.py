@@ -1,4 +1,4 @@
-"""The ``%%llm`` cell magic and the ``%llm`` line magic (subcommands)."""
+"""The ``%%llm`` and ``%%compare`` cell magics and the ``%llm`` line magic (subcommands)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import shlex
 from typing import Any
 
 from IPython.core.error import UsageError as IPythonUsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from .aggregate import AGGREGATION_METHODS
 from .cache import CACHE_MODES
+from .config import ModelSpec
+from .diff import DIFF_MODES
 from .display.render import FORMATS, table_bundle
 from .engine import Engine, Interrupted, default_engine
 from .errors import UsageError
 from .interpolate import interpolate
 from .result import LLMResult
+from .types import Request
 
 SUBCOMMANDS = {
     "models": "every known model: provider, local/api, key present?, streaming, tools",
@@ -62,7 +66,7 @@ def parse(magic: Any, line: str) -> Any:
 
 @magics_class
 class LLMMagics(Magics):
-    """``%%llm`` and ``%llm``; ``%%compare`` lives in :mod:`memories_magics.compare`."""
+    """``%%llm``, ``%llm`` subcommands and ``%%compare``."""
 
     def __init__(self, shell: Any, engine: Engine) -> None:
         super().__init__(shell)
@@ -71,6 +75,7 @@ class LLMMagics(Magics):
     @magic_arguments()
     @argument("model", nargs="?", help="provider:model or alias (default: %%llm use, else smollm2)")
     @argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
+    @argument("--fallback", metavar="M1,M2", help="models to try in turn if this one fails")
     @model_option_arguments
     @line_cell_magic
     def llm(self, line: str, cell: str | None = None) -> Any:
@@ -83,30 +88,79 @@ class LLMMagics(Magics):
             return self._subcommand(line)
         args = parse(self.llm, line)
         spec = self.engine.model(args.model_option or args.model)
-        if not cell.strip():
-            raise UsageError("the cell is empty: write the prompt below the %%llm line")
-        request = self.engine.request(
-            spec, interpolate(cell.strip(), self.shell.user_ns), system=args.system,
-            temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-            seed=args.seed)
+        fallbacks = args.fallback.split(",") if args.fallback else spec.fallbacks
+        chain = [spec, *(self.engine.model(m) for m in fallbacks if m.strip())]
+        prompt = self._prompt(cell, "%%llm")
         from .display.stream import StreamView
 
         view = StreamView(spec.alias or spec.model_id)
-        if spec.provider == "local" and args.cache != "replay":
+        current = spec
+
+        def attempt(model: ModelSpec) -> None:
+            nonlocal current
+            current = model
+            view.label = model.alias or model.model_id
+
+        def announce_load() -> None:
             from .providers.local import is_loaded
 
-            if not is_loaded(spec):
+            if current.provider == "local" and not is_loaded(current):
                 view.status(f"Loading {view.label} (first use in this kernel)…")
+
         try:
-            response = self.engine.run(spec, request, cache=args.cache,
-                                       stream=not args.no_stream, on_chunk=lambda c: view.feed(c.text))
+            spec, request, response, note = self.engine.run_chain(
+                chain, lambda model: self._request(model, prompt, args), on_attempt=attempt,
+                cache=args.cache, stream=not args.no_stream, on_call=announce_load,
+                on_chunk=lambda c: view.feed(c.text))
         except Interrupted as exc:
-            response = exc.partial
+            spec, request, response, note = current, self._request(current, prompt, args), \
+                exc.partial, ""
         view.finish()
-        result = LLMResult(response, spec, request, args.format)
+        result = LLMResult(response, spec, request, args.format, note)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
+
+    @magic_arguments()
+    @argument("models", nargs="*", help="two or more provider:model ids or aliases")
+    @model_option_arguments
+    @argument("--aggregate", choices=AGGREGATION_METHODS, default="consensus",
+              help="how to pick one answer (see memories_magics.aggregate)")
+    @argument("--diff", choices=DIFF_MODES, default="word", help="diff granularity")
+    @cell_magic
+    def compare(self, line: str, cell: str) -> Any:
+        """Ask several models the same prompt at once; columns stream side by side, then the
+        aggregate and a diff of two answers are shown."""
+        args = parse(self.compare, line)
+        if not args.models:
+            raise UsageError("name the models to compare, e.g. %%compare smollm2 gemma")
+        specs = [self.engine.model(m) for m in args.models]
+        prompt = self._prompt(cell, "%%compare")
+        requests = [self._request(spec, prompt, args) for spec in specs]
+        from .compare import run_models, summarise
+        from .display.stream import ColumnsView
+
+        view = ColumnsView([s.alias or s.model_id for s in specs])
+        outcomes = run_models(
+            self.engine, specs, requests, cache=args.cache, stream=not args.no_stream,
+            fmt=args.format, on_chunk=view.feed,
+            on_done=lambda i, o: view.settle(i, "done" if o.error is None else o.error))
+        view.finish()
+        result = summarise(prompt, outcomes, args.aggregate, args.diff)
+        if args.output:
+            self.shell.user_ns[args.output] = result
+        return result
+
+    def _prompt(self, cell: str, magic: str) -> str:
+        if not cell.strip():
+            raise UsageError(f"the cell is empty: write the prompt below the {magic} line")
+        return interpolate(cell.strip(), self.shell.user_ns)
+
+    def _request(self, spec: ModelSpec, prompt: str, args: Any) -> Request:
+        return self.engine.request(
+            spec, prompt, system=args.system, temperature=args.temperature, top_p=args.top_p,
+            max_tokens=args.max_tokens, seed=args.seed,
+            logprobs=getattr(args, "aggregate", None) == "best_confidence")
 
     # -- %llm subcommands ----------------------------------------------------------------
     def _subcommand(self, line: str) -> Any:

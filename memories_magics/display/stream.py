@@ -1,4 +1,5 @@
-"""Streaming into one output through one display handle, with coalesced updates."""
+"""Live output: one display handle, repainted at most ~20 times a second however fast tokens
+arrive. :class:`StreamView` shows one answer, :class:`ColumnsView` several side by side."""
 
 from __future__ import annotations
 
@@ -7,56 +8,51 @@ from typing import Any
 
 from .render import streaming_bundle
 
-#: At most this many display updates per second, however fast tokens arrive.
+#: At most this many display updates per second.
 MAX_UPDATES_PER_S = 20
 
 
-class StreamView:
-    """Shows text as it arrives; repaints at most ``MAX_UPDATES_PER_S`` times a second.
+class LiveDisplay:
+    """Coalesces changes into repaints of one display handle.
 
-    ``display`` and ``clear`` default to IPython's; tests and benchmarks pass their own.
+    Subclasses record changes and call :meth:`changed`; :meth:`bundle` renders the current
+    state. ``display`` and ``clear`` default to IPython's; benchmarks pass their own.
     """
 
-    def __init__(self, label: str, *, display: Any = None, clear: Any = None,
+    def __init__(self, *, display: Any = None, clear: Any = None,
                  max_updates_per_s: float = MAX_UPDATES_PER_S) -> None:
         if display is None or clear is None:
             from IPython.display import clear_output
             from IPython.display import display as ipython_display
             display, clear = display or ipython_display, clear or clear_output
-        self.label = label
         self._display, self._clear = display, clear
         self._interval = 1.0 / max_updates_per_s
-        self._pieces: list[str] = []
         self._handle: Any = None
         self._last = 0.0
         self._dirty = False
         self.updates = 0
 
-    @property
-    def text(self) -> str:
-        """Everything received so far."""
-        return "".join(self._pieces)
+    def bundle(self) -> dict[str, Any]:
+        """The MIME bundle for the current state."""
+        raise NotImplementedError
 
-    def status(self, message: str) -> None:
-        """Show a one-line status (e.g. loading a model) until text arrives."""
-        self._show({"text/plain": message, "text/markdown": f"*{message}*"})
-
-    def feed(self, text: str) -> None:
-        """Add a piece of text; repaint if the last repaint is old enough."""
-        if not text:
-            return
-        self._pieces.append(text)
+    def changed(self) -> None:
+        """Note a change; repaint if the last repaint is old enough."""
         self._dirty = True
         now = time.monotonic()
         if now - self._last >= self._interval:
             self.flush(now)
 
     def flush(self, now: float | None = None) -> None:
-        """Repaint now if anything arrived since the last repaint."""
+        """Repaint now if anything changed since the last repaint."""
         if self._dirty:
-            self._show(streaming_bundle(self.text, self.label))
+            self._show(self.bundle())
             self._dirty = False
             self._last = time.monotonic() if now is None else now
+
+    def status(self, message: str) -> None:
+        """Show a one-line status (e.g. loading a model) until content arrives."""
+        self._show({"text/plain": message, "text/markdown": f"*{message}*"})
 
     def _show(self, bundle: dict[str, Any]) -> None:
         if self._handle is None:
@@ -66,6 +62,60 @@ class StreamView:
         self.updates += 1
 
     def finish(self) -> None:
-        """Make way for the final result: the streamed view is cleared when it is shown."""
+        """Make way for the final result: the live view is cleared when the result shows."""
         if self._handle is not None:
             self._clear(wait=True)
+
+
+class StreamView(LiveDisplay):
+    """One answer as it streams."""
+
+    def __init__(self, label: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.label = label
+        self._pieces: list[str] = []
+
+    @property
+    def text(self) -> str:
+        """Everything received so far."""
+        return "".join(self._pieces)
+
+    def feed(self, text: str) -> None:
+        """Add a piece of the answer."""
+        if text:
+            self._pieces.append(text)
+            self.changed()
+
+    def bundle(self) -> dict[str, Any]:
+        return streaming_bundle(self.text, self.label)
+
+
+class ColumnsView(LiveDisplay):
+    """Several answers streaming side by side (``%%compare``)."""
+
+    def __init__(self, labels: list[str], **options: Any) -> None:
+        super().__init__(**options)
+        self.labels = labels
+        self._pieces: list[list[str]] = [[] for _ in labels]
+        self._states = ["waiting…" for _ in labels]
+
+    def feed(self, index: int, text: str) -> None:
+        """Add a piece of column ``index``'s answer."""
+        if text:
+            self._pieces[index].append(text)
+            self._states[index] = "streaming…"
+            self.changed()
+
+    def settle(self, index: int, state: str) -> None:
+        """Mark column ``index`` finished (``state`` is e.g. "done" or an error line)."""
+        self._states[index] = state
+        self.changed()
+
+    def bundle(self) -> dict[str, Any]:
+        from .compare_view import columns_html
+
+        texts = ["".join(p) for p in self._pieces]
+        plain = "\n\n".join(f"== {label} ({state})\n{text}"
+                            for label, state, text in zip(self.labels, self._states, texts))
+        return {"text/plain": plain,
+                "text/html": columns_html(list(zip(self.labels, texts, self._states)))}

