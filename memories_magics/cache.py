@@ -25,12 +25,17 @@ _FORMAT = 1
 
 
 def notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
-    """The notebook this kernel runs, as far as the front end tells the kernel."""
+    """The notebook this kernel runs, as far as the front end tells the kernel.
+
+    A relative name is taken as relative to the kernel's working directory, which Jupyter
+    sets to the notebook's folder.
+    """
     user_ns = user_ns or {}
     for candidate in (user_ns.get("__vsc_ipynb_file__"), user_ns.get("__session__"),
                       os.environ.get("JPY_SESSION_NAME")):
         if isinstance(candidate, str) and candidate.endswith(".ipynb"):
-            return Path(candidate)
+            path = Path(candidate)
+            return path if path.is_absolute() else Path.cwd() / path.name
     return None
 
 

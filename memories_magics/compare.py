@@ -104,7 +104,8 @@ class CompareResult:
 
         bundle = compare_bundle(self)
         if getattr(get_ipython(), "kernel", None) is not None:
-            bundle[WIDGET_MIME] = self.widget()._repr_mimebundle_()[WIDGET_MIME]
+            bundle[WIDGET_MIME] = {"version_major": 2, "version_minor": 0,
+                                   "model_id": self.widget().model_id}
         return bundle
 
 

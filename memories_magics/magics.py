@@ -144,7 +144,8 @@ class LLMMagics(Magics):
         outcomes = run_models(
             self.engine, specs, requests, cache=args.cache, stream=not args.no_stream,
             fmt=args.format, on_chunk=view.feed,
-            on_done=lambda i, o: view.settle(i, "done" if o.error is None else o.error))
+            on_done=lambda i, o: view.settle(i, *(("done", o.result.text) if o.result
+                                                  else (o.error or "failed", ""))))
         view.finish()
         result = summarise(prompt, outcomes, args.aggregate, args.diff)
         if args.output:

@@ -106,10 +106,15 @@ class ColumnsView(LiveDisplay):
             self._states[index] = "streaming…"
             self.changed()
 
-    def settle(self, index: int, state: str) -> None:
-        """Mark column ``index`` finished (``state`` is e.g. "done" or an error line)."""
+    def settle(self, index: int, state: str, text: str = "") -> None:
+        """Mark column ``index`` finished with its whole ``text`` (``state`` is e.g. "done" or
+        an error line). Nothing is drawn if nothing streamed yet: all-cached comparisons go
+        straight to the final view."""
         self._states[index] = state
-        self.changed()
+        if text:
+            self._pieces[index] = [text]
+        if self._handle is not None:
+            self.changed()
 
     def bundle(self) -> dict[str, Any]:
         from .compare_view import columns_html

@@ -1,0 +1,173 @@
+"""%%compare, aggregation, diff and fallbacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memories_magics.aggregate import Candidate, best_confidence, consensus, voting
+from memories_magics.compare import run_models, summarise
+from memories_magics.config import Config
+from memories_magics.display.compare_view import COMPARE_MIME, compare_bundle
+from memories_magics.engine import Engine
+from memories_magics.errors import ProviderError
+from tests.conftest import write_test_config
+from tests.fakes import FakeLLMServer, Reply
+from tests.kernel import Kernel
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+@pytest.fixture
+def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, FakeLLMServer]]:
+    """One fake server per provider, so each model's reply is scripted independently."""
+    with FakeLLMServer() as a, FakeLLMServer() as b, FakeLLMServer() as c:
+        env = {"OPENAI_BASE_URL": a.url + "/v1", "ANTHROPIC_BASE_URL": b.url,
+               "COHERE_BASE_URL": c.url, "OPENAI_API_KEY": "k1", "ANTHROPIC_API_KEY": "k2",
+               "COHERE_API_KEY": "k3", "MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache"),
+               "MEMORIES_MAGICS_CONFIG": str(write_test_config(tmp_path / "config.json"))}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield {"openai": a, "anthropic": b, "cohere": c, "env": env}  # type: ignore[dict-item]
+
+
+def compare(engine: Engine, models: list[str], prompt: str = "Say something.",
+            method: str = "consensus", **options: object):
+    specs = [engine.model(m) for m in models]
+    requests = [engine.request(s, prompt) for s in specs]
+    return summarise(prompt, run_models(engine, specs, requests, **options), method, "word")
+
+
+def test_one_failing_model_does_not_stop_the_others(servers) -> None:
+    servers["openai"].script(Reply(text="Paris is the capital."))
+    servers["anthropic"].script(Reply(status=500, error_message="backend down"))
+    servers["cohere"].script(Reply(text="The capital is Paris."))
+    engine = Engine(Config.load())
+    result = compare(engine, ["gpt-4o-mini", "claude-haiku", "command-r"])
+    assert set(result.results) == {"gpt-4o-mini", "command-r"}
+    assert "HTTP 500" in result.errors["claude-haiku"]
+    assert "backend down" in result.errors["claude-haiku"]
+    again = compare(engine, ["gpt-4o-mini", "command-r"])
+    assert all(r.response.cached for r in again.results.values()), "the others were cached"
+
+
+def test_models_stream_concurrently_into_columns(servers) -> None:
+    for name in ("openai", "anthropic", "cohere"):
+        servers[name].script(Reply(text=" ".join(["tok"] * 12), chunk_delay=0.05))
+    columns: list[tuple[int, str]] = []
+    engine = Engine(Config.load())
+    compare(engine, ["gpt-4o-mini", "claude-haiku", "command-r"],
+            on_chunk=lambda index, text: columns.append((index, text)))
+    order = [index for index, _ in columns]
+    first_done = max(order.index(i) for i in range(3))
+    assert first_done < len(order) / 2, "every model streamed before any one had finished"
+
+
+def test_magic_streams_columns_and_renders_static_view(servers) -> None:
+    for name in ("openai", "anthropic"):
+        servers[name].script(Reply(text=" ".join([name] * 15), chunk_delay=0.04))
+    with Kernel(servers["env"]) as kernel:
+        kernel.run("%load_ext memories_magics\nimport openai, anthropic  # SDK imports warm")
+        run = kernel.run("%%compare gpt-4o-mini claude-haiku --aggregate voting -o cmp\nHello")
+        check = kernel.run("print(sorted(cmp.results), cmp.aggregate.method)")
+    live = [b["text/plain"] for b in run.displayed]
+    assert any(p.count("(streaming…)") == 2 for p in live), "both columns filled at once"
+    result = run.result
+    payload = result[COMPARE_MIME]
+    assert [r["model"] for r in payload["results"]] == ["gpt-4o-mini", "claude-haiku"]
+    assert payload["aggregate"]["method"] == "voting" and "tie" in payload["aggregate"]["explanation"]
+    assert payload["diff"]["ops"] and "<del" in result["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in result
+    assert check.stdout == "['claude-haiku', 'gpt-4o-mini'] voting\n"
+
+
+def test_static_views_escape_model_text(servers) -> None:
+    servers["openai"].script(Reply(text=HOSTILE))
+    servers["anthropic"].script(Reply(text=HOSTILE + " and more"))
+    engine = Engine(Config.load())
+    bundle = compare_bundle(compare(engine, ["gpt-4o-mini", "claude-haiku"]))
+    html = bundle["text/html"]
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert json.loads(json.dumps(bundle[COMPARE_MIME]))["results"][0]["text"] == HOSTILE
+
+
+def test_consensus_picks_the_answer_closest_to_the_others() -> None:
+    found = consensus([Candidate("a", "The sky is blue today"),
+                       Candidate("b", "the sky is blue"),
+                       Candidate("c", "Bananas are yellow")])
+    assert found.winner in (0, 1) and found.score > 0.4
+    assert "mean word similarity" in found.explanation
+
+
+def test_voting_counts_normalised_answers_and_explains_ties() -> None:
+    found = voting([Candidate("a", "Paris."), Candidate("b", "paris"), Candidate("c", "Lyon")])
+    assert found.winner == 0 and found.score == pytest.approx(2 / 3)
+    assert found.explanation == "2 of 3 answers agree"
+    tie = voting([Candidate("a", "Yes"), Candidate("b", "No")])
+    assert tie.winner == 0 and "tie at 1 vote(s) each between a, b" in tie.explanation
+
+
+def test_best_confidence_uses_logprobs_else_says_it_fell_back() -> None:
+    found = best_confidence([Candidate("a", "x", (-0.5, -0.7)), Candidate("b", "y", (-0.1,)),
+                             Candidate("c", "z")])
+    assert found.winner == 1 and "without log-probabilities: c" in found.explanation
+    fallback = best_confidence([Candidate("a", "same words"), Candidate("b", "same words")])
+    assert fallback.explanation.startswith("no model returned log-probabilities")
+
+
+def test_best_confidence_asks_providers_for_logprobs(servers) -> None:
+    servers["openai"].script(Reply(text="sure answer", logprobs=True))
+    servers["anthropic"].script(Reply(text="other answer"))
+    engine = Engine(Config.load())
+    specs = [engine.model("gpt-4o-mini"), engine.model("claude-haiku")]
+    requests = [engine.request(s, "q", logprobs=True) for s in specs]
+    result = summarise("q", run_models(engine, specs, requests), "best_confidence", "word")
+    assert servers["openai"].requests[-1].body["logprobs"] is True
+    assert result.aggregate.winner == 0 and "highest mean token log-probability" in \
+        result.aggregate.explanation
+
+
+def test_fallback_order_and_note(servers) -> None:
+    servers["openai"].script(Reply(status=503, error_message="overloaded"))
+    servers["anthropic"].script(Reply(text="from claude"))
+    engine = Engine(Config.load())
+    chain = [engine.model(m) for m in ("gpt-4o-mini", "claude-haiku", "command-r")]
+    spec, _, response, note = engine.run_chain(chain, lambda s: engine.request(s, "hi"))
+    assert spec.alias == "claude-haiku" and response.text == "from claude"
+    assert note.startswith("answered by fallback claude-haiku (gpt-4o-mini: openai: HTTP 503")
+    assert servers["cohere"].requests == []
+
+
+def test_all_fallbacks_failing_is_one_error(servers, monkeypatch) -> None:
+    servers["openai"].script(Reply(status=500))
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    engine = Engine(Config.load())
+    chain = [engine.model(m) for m in ("gpt-4o-mini", "claude-haiku")]
+    with pytest.raises(Exception, match="every fallback failed: gpt-4o-mini: openai: HTTP 500") as e:
+        engine.run_chain(chain, lambda s: engine.request(s, "hi"))
+    assert "ANTHROPIC_API_KEY" in str(e.value)
+
+
+def test_config_fallbacks_apply_to_the_magic(servers, tmp_path) -> None:
+    config = tmp_path / "fallbacks.json"
+    config.write_text(json.dumps({"global_settings": {"max_retries": 0},
+                                  "fallbacks": {"gpt-4o-mini": ["claude-haiku"]}}))
+    servers["openai"].script(Reply(status=500, error_message="nope"))
+    servers["anthropic"].script(Reply(text="claude stepped in"))
+    with Kernel({**servers["env"], "MEMORIES_MAGICS_CONFIG": str(config)}) as kernel:
+        kernel.run("%load_ext memories_magics")
+        run = kernel.run("%%llm gpt-4o-mini\nhi")
+    meta = run.result["application/vnd.memories-magics.result+json"]
+    assert meta["text"] == "claude stepped in" and meta["model"] == "claude-haiku"
+    assert "answered by fallback claude-haiku" in run.result["text/plain"]
+
+
+def test_provider_error_is_raised_when_there_is_no_fallback(servers) -> None:
+    servers["openai"].script(Reply(status=500))
+    engine = Engine(Config.load())
+    with pytest.raises(ProviderError):
+        engine.run_chain([engine.model("gpt-4o-mini")], lambda s: engine.request(s, "hi"))
