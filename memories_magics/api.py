@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from queue import Queue
 from threading import Thread
@@ -79,6 +79,32 @@ class LoadModel:
     def get_response(self, prompt: str, **params: Any) -> dict[str, Any]:
         """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``."""
         return response_dict(self.complete(prompt, **params))
+
+    def get_response_with_functions(self, prompt: str, functions: list[Any],
+                                    callables: dict[str, Callable[..., Any]] | None = None,
+                                    **params: Any) -> dict[str, Any]:
+        """Offer ``functions`` to the model (JSON-schema dicts as in the seed, or Python
+        functions, whose schemas are derived from their signatures).
+
+        Without ``callables`` the model's tool calls are returned for you to run
+        (``result["tool_calls"]``). With ``callables`` (name → function; Python functions
+        in ``functions`` are included automatically) the calls are run, their results sent
+        back, and ``result["text"]`` is the final answer; ``result["steps"]`` lists each call.
+        """
+        from .tools import check_tool_support, function_schema, run_tool_loop
+
+        check_tool_support(self.spec)
+        schemas = [f if isinstance(f, dict) else function_schema(f) for f in functions]
+        runnable = {f.__name__: f for f in functions if callable(f)} | (callables or {})
+        request = self.engine.request(self.spec, prompt, tools=tuple(schemas), **params)
+        if not runnable:
+            return response_dict(self.engine.run(self.spec, request, cache=self.cache,
+                                                 stream=False, api_key=self._api_key))
+        exchange = run_tool_loop(self.engine, self.spec, request, runnable, cache=self.cache,
+                                 stream=False, api_key=self._api_key)
+        return {**response_dict(exchange.response), "replayed": exchange.replayed,
+                "steps": [{"name": s.call.name, "arguments": s.call.arguments,
+                           "result": s.result, "is_error": s.is_error} for s in exchange.steps]}
 
     def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives (a cache hit yields it in one piece).

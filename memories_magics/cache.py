@@ -75,16 +75,26 @@ class ResponseCache:
                                  "%llm cache clear or point %llm cache dir elsewhere") from None
         return self._store
 
-    def get(self, request: Request) -> Response | None:
-        """The cached response for ``request``, marked ``cached``, or None."""
+    def _read(self, key: str, kind: str) -> Any:
         try:
-            entry = self._open().get(request.cache_key())
+            entry = self._open().get(key)
         except sqlite3.DatabaseError as exc:
             raise CacheError(f"cache at {self.directory} is corrupt ({exc}); run "
                              "%llm cache clear") from None
         if not isinstance(entry, dict) or entry.get("format") != _FORMAT:
             return None
-        response = Response.from_dict(entry["response"])
+        return entry.get(kind)
+
+    def _write(self, key: str, request: Request, kind: str, value: Any) -> None:
+        self._open().set(key, {"format": _FORMAT, "request": request.canonical(), kind: value,
+                               "stored_at": time.time()})
+
+    def get(self, request: Request) -> Response | None:
+        """The cached response for ``request``, marked ``cached``, or None."""
+        data = self._read(request.cache_key(), "response")
+        if data is None:
+            return None
+        response = Response.from_dict(data)
         response.cached = True
         return response
 
@@ -94,10 +104,16 @@ class ResponseCache:
             return False
         stored = Response.from_dict(response.to_dict())
         stored.cached = False
-        self._open().set(request.cache_key(), {
-            "format": _FORMAT, "request": request.canonical(), "response": stored.to_dict(),
-            "stored_at": time.time()})
+        self._write(request.cache_key(), request, "response", stored.to_dict())
         return True
+
+    def get_exchange(self, request: Request) -> dict[str, Any] | None:
+        """A recorded tool-calling exchange that started with ``request``."""
+        return self._read("exchange:" + request.cache_key(), "exchange")
+
+    def put_exchange(self, request: Request, exchange: dict[str, Any]) -> None:
+        """Record a finished tool-calling exchange (see :mod:`memories_magics.tools`)."""
+        self._write("exchange:" + request.cache_key(), request, "exchange", exchange)
 
     def info(self) -> dict[str, Any]:
         """Entry count, size on disk and location."""

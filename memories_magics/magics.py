@@ -76,6 +76,7 @@ class LLMMagics(Magics):
     @argument("model", nargs="?", help="provider:model or alias (default: %%llm use, else smollm2)")
     @argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
     @argument("--fallback", metavar="M1,M2", help="models to try in turn if this one fails")
+    @argument("--tools", metavar="F,G", help="notebook functions the model may call")
     @model_option_arguments
     @line_cell_magic
     def llm(self, line: str, cell: str | None = None) -> Any:
@@ -88,6 +89,8 @@ class LLMMagics(Magics):
             return self._subcommand(line)
         args = parse(self.llm, line)
         spec = self.engine.model(args.model_option or args.model)
+        if args.tools:
+            return self._llm_with_tools(spec, cell, args)
         fallbacks = args.fallback.split(",") if args.fallback else spec.fallbacks
         chain = [spec, *(self.engine.model(m) for m in fallbacks if m.strip())]
         prompt = self._prompt(cell, "%%llm")
@@ -117,6 +120,33 @@ class LLMMagics(Magics):
                 exc.partial, ""
         view.finish()
         result = LLMResult(response, spec, request, args.format, note)
+        if args.output:
+            self.shell.user_ns[args.output] = result
+        return result
+
+    def _llm_with_tools(self, spec: ModelSpec, cell: str, args: Any) -> LLMResult:
+        from .display.stream import StreamView
+        from .tools import check_tool_support, function_schema, resolve_tools, run_tool_loop
+
+        if args.fallback:
+            raise UsageError("--fallback cannot be combined with --tools yet; choose one")
+        tools = resolve_tools(args.tools, self.shell.user_ns)
+        check_tool_support(spec)
+        request = self._request(spec, self._prompt(cell, "%%llm"), args,
+                                tools=tuple(function_schema(f) for f in tools.values()))
+        view = StreamView(spec.alias or spec.model_id)
+        try:
+            exchange = run_tool_loop(
+                self.engine, spec, request, tools, cache=args.cache, stream=not args.no_stream,
+                on_chunk=lambda c: view.feed(c.text),
+                on_step=lambda s: view.feed(f"\n[{s.call.name} → {s.result[:80]}]\n"))
+        except Interrupted as exc:
+            view.finish()
+            return LLMResult(exc.partial, spec, request, args.format)
+        view.finish()
+        result = LLMResult(exchange.response, spec, request, args.format,
+                           "stopped at the tool-round limit" if exchange.stopped_early else "",
+                           exchange.steps, exchange.replayed)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
@@ -157,10 +187,11 @@ class LLMMagics(Magics):
             raise UsageError(f"the cell is empty: write the prompt below the {magic} line")
         return interpolate(cell.strip(), self.shell.user_ns)
 
-    def _request(self, spec: ModelSpec, prompt: str, args: Any) -> Request:
+    def _request(self, spec: ModelSpec, prompt: str, args: Any,
+                 tools: tuple[dict[str, Any], ...] = ()) -> Request:
         return self.engine.request(
             spec, prompt, system=args.system, temperature=args.temperature, top_p=args.top_p,
-            max_tokens=args.max_tokens, seed=args.seed,
+            max_tokens=args.max_tokens, seed=args.seed, tools=tools,
             logprobs=getattr(args, "aggregate", None) == "best_confidence")
 
     # -- %llm subcommands ----------------------------------------------------------------

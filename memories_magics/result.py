@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import ModelSpec
@@ -25,6 +25,10 @@ class LLMResult:
     request: Request
     format: str = "markdown"
     note: str = ""
+    #: Tool calls made on the way to this answer (``--tools``), in order.
+    tool_steps: list[Any] = field(default_factory=list)
+    #: True when the tool exchange came from the cache and no function was run.
+    tools_replayed: bool = False
 
     @property
     def text(self) -> str:

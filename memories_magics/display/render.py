@@ -39,9 +39,19 @@ def footer(result: Any) -> str:
                      + (f" ({response.error})" if response.error else "") + ", not cached")
     elif response.finish_reason in ("length", "max_tokens", "MAX_TOKENS"):
         parts.append("stopped at --max-tokens")
+    if result.tool_steps:
+        calls = f"{len(result.tool_steps)} tool call{'s' * (len(result.tool_steps) != 1)}"
+        parts.append(calls + (" replayed from cache (functions not re-run)"
+                              if result.tools_replayed else ""))
     if result.note:
         parts.append(result.note)
     return " · ".join(parts)
+
+
+def tool_steps_text(result: Any) -> str:
+    """One line per tool call: ``name(arguments) → result``."""
+    return "\n".join(f"{s.call.name}({json.dumps(s.call.arguments, ensure_ascii=False)}) → "
+                     f"{s.result}" for s in result.tool_steps)
 
 
 def result_json(result: Any) -> dict[str, Any]:
@@ -59,7 +69,9 @@ def result_json(result: Any) -> dict[str, Any]:
         "first_token_s": response.first_token_s, "finish_reason": response.finish_reason,
         "cached": response.cached, "interrupted": response.interrupted,
         "complete": response.complete, "cache_key": response.cache_key, "note": result.note,
-        "footer": footer(result),
+        "footer": footer(result), "tools_replayed": result.tools_replayed,
+        "tool_steps": [{"name": s.call.name, "arguments": s.call.arguments, "result": s.result,
+                        "is_error": s.is_error} for s in result.tool_steps],
     }
 
 
@@ -86,6 +98,12 @@ def result_bundle(result: Any) -> dict[str, Any]:
                                        "\n\n**The answer is not valid JSON.**" + small)
     elif result.format == "html":
         bundle["text/html"] = sandboxed_html(text) + f"<div><sub>{safe_markdown(line)}</sub></div>"
+    if result.tool_steps:
+        steps = tool_steps_text(result)
+        bundle["text/plain"] += f"\n\ntool calls:\n{steps}"
+        if "text/markdown" in bundle:
+            bundle["text/markdown"] += (f"\n\n<details><summary>tool calls</summary>\n\n"
+                                        f"{code_fence(steps, 'text')}\n\n</details>")
     return bundle
 
 

@@ -28,7 +28,7 @@ class AnthropicProvider(Provider):
                                    timeout=self.setting("timeout_s", 60))
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": list(request.messages),
+        params: dict[str, Any] = {"model": request.model, "messages": _messages(request),
                                   "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if request.system:
             params["system"] = request.system
@@ -57,6 +57,30 @@ class AnthropicProvider(Provider):
         with self.sdk_errors():
             with self.client().messages.create(**self._params(request), stream=True) as events:
                 yield from _read_events(events)
+
+
+def _messages(request: Request) -> list[dict[str, Any]]:
+    """Neutral messages as Anthropic's: tool calls are ``tool_use`` blocks of the assistant,
+    tool results ``tool_result`` blocks of one following user turn."""
+    out: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.get("tool_calls"):
+            text = [{"type": "text", "text": message["content"]}] if message.get("content") else []
+            out.append({"role": "assistant", "content": text + [
+                {"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["arguments"]}
+                for c in message["tool_calls"]]})
+        elif message.get("role") == "tool":
+            block = {"type": "tool_result", "tool_use_id": message["tool_call_id"],
+                     "content": message["content"], "is_error": message.get("is_error", False)}
+            if out and out[-1].get("tool_results"):
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block], "tool_results": True})
+        else:
+            out.append(dict(message))
+    for message in out:
+        message.pop("tool_results", None)
+    return out
 
 
 def _read_events(events: Any) -> Iterator[Chunk]:

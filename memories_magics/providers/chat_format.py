@@ -12,10 +12,32 @@ from typing import Any
 from ..types import Chunk, Request, Response, ToolCall, Usage
 
 
-def chat_messages(request: Request) -> list[dict[str, Any]]:
-    """The request's messages with its system prompt first."""
-    system = [{"role": "system", "content": request.system}] if request.system else []
-    return system + [dict(m) for m in request.messages]
+def chat_messages(request: Request, dialect: str = "openai") -> list[dict[str, Any]]:
+    """The request's messages in the chat-completions shape, system prompt first.
+
+    Neutral tool messages (see :mod:`memories_magics.tools`) are translated for ``dialect``:
+    ``openai`` (also DeepSeek), ``mistral`` (tool results carry the tool's name) or
+    ``cohere`` (the assistant's text before tool calls is its ``tool_plan``).
+    """
+    out: list[dict[str, Any]] = [{"role": "system", "content": request.system}] \
+        if request.system else []
+    for message in request.messages:
+        if message.get("tool_calls"):
+            calls = [{"id": c["id"], "type": "function",
+                      "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+                     for c in message["tool_calls"]]
+            text_key = "tool_plan" if dialect == "cohere" else "content"
+            out.append({"role": "assistant", text_key: message.get("content") or "",
+                        "tool_calls": calls})
+        elif message.get("role") == "tool":
+            result = {"role": "tool", "tool_call_id": message["tool_call_id"],
+                      "content": message["content"]}
+            if dialect == "mistral":
+                result["name"] = message["name"]
+            out.append(result)
+        else:
+            out.append(dict(message))
+    return out
 
 
 def _text(content: Any) -> str:

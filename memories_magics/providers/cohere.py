@@ -31,7 +31,7 @@ class CohereProvider(Provider):
                                log_warning_experimental_features=False)
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request, "cohere")}
         optional = {"temperature": request.temperature, "p": request.top_p,
                     "max_tokens": request.max_tokens, "seed": request.seed}
         params.update({k: v for k, v in optional.items() if v is not None})

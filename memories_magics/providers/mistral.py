@@ -29,7 +29,7 @@ class MistralProvider(Provider):
                        timeout_ms=int(self.setting("timeout_s", 60) * 1000))
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request, "mistral")}
         optional = {"temperature": request.temperature, "top_p": request.top_p,
                     "max_tokens": request.max_tokens, "random_seed": request.seed}
         params.update({k: v for k, v in optional.items() if v is not None})
