@@ -13,8 +13,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .api import LoadModel, MultiModelInference
+    from .display.panel import panel
 
-__all__ = ["LoadModel", "MultiModelInference", "load_ipython_extension", "__version__"]
+__all__ = ["LoadModel", "MultiModelInference", "load_ipython_extension", "panel", "__version__"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "panel":
+        from .display.panel import panel
+
+        return panel
     raise AttributeError(f"module 'memories_magics' has no attribute {name!r}")

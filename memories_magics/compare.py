@@ -113,12 +113,14 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
                cache: str | None = None, stream: bool = True,
                on_chunk: Callable[[int, str], None] | None = None,
                on_done: Callable[[int, ModelOutcome], None] | None = None,
-               fmt: str = "markdown") -> list[ModelOutcome]:
+               fmt: str = "markdown",
+               cancel: threading.Event | None = None) -> list[ModelOutcome]:
     """Run every request concurrently. Callbacks run on the calling thread, which is the one
-    that may be interrupted: Ctrl-C stops all models and keeps what they had streamed."""
+    that may be interrupted: Ctrl-C stops all models and keeps what they had streamed.
+    Setting ``cancel`` (e.g. the panel's Stop button, from another thread) does the same."""
     outcomes = [ModelOutcome(spec, request) for spec, request in zip(specs, requests)]
     events: queue.Queue[tuple[str, int, Any]] = queue.Queue()
-    cancel = threading.Event()
+    cancel = cancel if cancel is not None else threading.Event()
 
     def work(index: int) -> None:
         outcome = outcomes[index]

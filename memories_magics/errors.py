@@ -33,9 +33,11 @@ class MissingDependencyError(MemoriesError):
 class ProviderError(MemoriesError):
     """The provider answered with an error (HTTP status and its message) or was unreachable."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class CacheMissError(MemoriesError):

@@ -7,7 +7,7 @@ from typing import Any
 
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .aggregate import AGGREGATION_METHODS
 from .cache import CACHE_MODES
@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "cache info|clear|dir PATH|mode MODE": "this notebook's cache: size, clear, move, mode",
     "usage": "tokens and estimated cost per model in this kernel",
     "unload": "free local models from memory",
+    "panel [M ...]": "interactive panel: prompt, model picker, parameters, Run/Stop, history",
     "help": "this list",
 }
 
@@ -57,9 +58,17 @@ def model_option_arguments(func: Any) -> Any:
 
 
 def parse(magic: Any, line: str) -> Any:
-    """Parse magic options, turning argparse errors into one line with the way to help."""
+    """Parse magic options, turning argparse errors into one line with the way to help.
+
+    The line is split like a shell does (``-s "Be brief"`` gives ``Be brief``, without the
+    quotes that IPython's own non-POSIX splitting would keep).
+    """
     try:
-        return parse_argstring(magic, line)
+        words = shlex.split(line)
+    except ValueError as exc:  # e.g. an unclosed quote
+        raise UsageError(f"{exc} in {line!r}; see %%{magic.__name__}? for the options") from None
+    try:
+        return magic.parser.parse_args(words)
     except IPythonUsageError as exc:
         raise UsageError(f"{exc}; see %%{magic.__name__}? for the options") from None
 
@@ -83,7 +92,7 @@ class LLMMagics(Magics):
         """Ask a language model; the cell body is the prompt ({expr} interpolates, {{ }} escape).
 
         As a line magic: %llm models | use M | config | cache info|clear|dir PATH|mode MODE |
-        usage | unload | help.
+        usage | unload | panel | help.
         """
         if cell is None:
             return self._subcommand(line)
@@ -203,7 +212,8 @@ class LLMMagics(Magics):
                                          "%%llm [MODEL] [options] + prompt; see %%llm? for options"))
         command, rest = words[0], words[1:]
         handler = {"models": self._models, "use": self._use, "config": self._config,
-                   "cache": self._cache, "usage": self._usage, "unload": self._unload}.get(command)
+                   "cache": self._cache, "usage": self._usage, "unload": self._unload,
+                   "panel": self._panel}.get(command)
         if handler is None:
             raise UsageError(f"unknown %llm command {command!r}; use one of: "
                              f"{', '.join(k.split()[0] for k in SUBCOMMANDS)} "
@@ -277,6 +287,13 @@ class LLMMagics(Magics):
 
         names = unload_models()
         print(f"Unloaded: {', '.join(names)}" if names else "No local model was loaded")
+
+    def _panel(self, models: list[str]) -> None:
+        from IPython.display import display
+
+        from .display.panel import Panel
+
+        display(Panel(self.engine, models))
 
 
 def register(ipython: Any, engine: Engine | None = None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .render import result_json
-from .safe import escape_html
+from .safe import displayable, escape_html
 
 COMPARE_MIME = "application/vnd.memories-magics.compare+json"
 
@@ -62,7 +62,7 @@ def compare_json(result: Any) -> dict[str, Any]:
 
 def compare_bundle(result: Any) -> dict[str, Any]:
     """text/plain, static text/html and the extension's JSON for a ``CompareResult``."""
-    columns = [(o.label, o.result.text if o.result else "",
+    columns = [(o.label, displayable(o.result.text)[0] if o.result else "",
                 o.footer) for o in result.outcomes]
     html = [columns_html(columns)]
     plain = [f"== {label}\n{text}\n[{footer}]" for label, text, footer in columns]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .safe import code_fence, extract_code, safe_markdown, sandboxed_html
+from .safe import code_fence, displayable, extract_code, safe_markdown, sandboxed_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
 FORMATS = ("markdown", "text", "code", "json", "html")
@@ -57,8 +57,10 @@ def tool_steps_text(result: Any) -> str:
 def result_json(result: Any) -> dict[str, Any]:
     """The payload of the extension's MIME type."""
     response, request = result.response, result.request
+    text, cut = displayable(response.text)
     return {
-        "text": response.text, "format": result.format, "model": result.label,
+        "text": text, "truncated": cut, "full_length": len(response.text),
+        "format": result.format, "model": result.label,
         "model_id": response.model_id, "provider": response.provider,
         "parameters": {"system": request.system, "temperature": request.temperature,
                        "top_p": request.top_p, "max_tokens": request.max_tokens,
@@ -77,7 +79,11 @@ def result_json(result: Any) -> dict[str, Any]:
 
 def result_bundle(result: Any) -> dict[str, Any]:
     """The full MIME bundle for an ``LLMResult`` in its chosen format."""
-    text, line = result.response.text, footer(result)
+    text, cut = displayable(result.response.text)
+    line = footer(result)
+    if cut:
+        line += (f" · showing {len(text):,} of {len(result.response.text):,} characters "
+                 "(the full text is in the result: -o VAR or _.text)")
     bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]",
                               RESULT_MIME: result_json(result)}
     small = f"\n\n<sub>{safe_markdown(line)}</sub>"
@@ -109,6 +115,7 @@ def result_bundle(result: Any) -> dict[str, Any]:
 
 def streaming_bundle(text: str, label: str) -> dict[str, Any]:
     """What the output shows while tokens arrive (plain and escaped Markdown, with a cursor)."""
+    text = displayable(text)[0]
     return {"text/plain": text, "text/markdown": safe_markdown(text) + " ▌" +
             f"\n\n<sub>{safe_markdown(label)} · streaming…</sub>"}
 

@@ -16,6 +16,18 @@ _UNSAFE_LINK = re.compile(r"\]\(\s*(?!(?:https?|mailto):|#|/|\.)([a-z][a-z0-9+.\
 _UNSAFE_REFERENCE = re.compile(r"^(\s*\[[^\]]*)\]:(\s*(?!(?:https?|mailto):)[a-z][a-z0-9+.\-]*:)",
                                re.I | re.M)
 _TRAILING_BACKTICKS = re.compile(r"`+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+#: Answers longer than this are cut in the display; the full text stays on the result object.
+MAX_DISPLAY_CHARS = 20_000
+
+
+def displayable(text: str, limit: int = MAX_DISPLAY_CHARS) -> tuple[str, bool]:
+    """``text`` made safe to send to a front end: invalid UTF-8 (lone surrogates) replaced,
+    and cut to ``limit`` characters. Returns the text and whether it was cut."""
+    text = _SURROGATE.sub("\ufffd", text)
+    return (text[:limit], True) if len(text) > limit else (text, False)
 
 
 def escape_html(text: str) -> str:

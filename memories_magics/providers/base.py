@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,7 +120,28 @@ class Provider:
             raise ProviderError(f"{self.name}: the SDK is not installed ({exc}); "
                                 f"run: {self.package_hint}") from None
         except Exception as exc:  # noqa: BLE001 - every SDK has its own hierarchy
-            raise ProviderError(self._describe(exc), status=_status_of(exc)) from None
+            raise ProviderError(self._describe(exc), status=_status_of(exc),
+                                retry_after=_retry_after_of(exc)) from None
+
+    def retry_before_first_chunk(self, open_stream: Callable[[], Iterator[Chunk]]
+                                 ) -> Iterator[Chunk]:
+        """For SDKs that retry plain calls but not streams (Cohere's): retry 408, 409, 429
+        and 5xx answers that come before anything streamed, with the same bound
+        (``max_retries``) and Retry-After or exponential backoff (0.5 s, 1 s, ...)."""
+        attempts = int(self.setting("max_retries", 2))
+        for attempt in range(attempts + 1):
+            started = False
+            try:
+                for chunk in open_stream():
+                    started = True
+                    yield chunk
+                return
+            except ProviderError as exc:
+                retryable = exc.status is not None and (exc.status >= 500 or
+                                                        exc.status in (408, 409, 429))
+                if started or attempt == attempts or not retryable:
+                    raise
+                time.sleep(exc.retry_after if exc.retry_after is not None else 0.5 * 2 ** attempt)
 
     def _describe(self, exc: Exception) -> str:
         status = _status_of(exc)
@@ -129,12 +151,13 @@ class Provider:
                     404: "check the model name (see %llm models)",
                     429: "rate limited; wait and re-run"}.get(status, "")
             text = f"{self.name}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
+        elif "timeout" in type(exc).__name__.lower():
+            text = (f"{self.name}: timed out after {self.setting('timeout_s', 60)} s; raise "
+                    "global_settings.timeout_s in model_config.json or retry")
         elif "connect" in type(exc).__name__.lower() or "connect" in message.lower():
             where = self.base_url() or "the default endpoint"
             text = (f"{self.name}: could not connect to {where}; check the network or "
                     f"{self.base_url_env}")
-        elif "timeout" in type(exc).__name__.lower():
-            text = f"{self.name}: timed out; raise global_settings.timeout_s or retry"
         else:
             text = f"{self.name}: {type(exc).__name__}: {message}"
         return redact(" ".join(text.split()))
@@ -148,6 +171,15 @@ def _status_of(exc: Exception) -> int | None:
     response = getattr(exc, "raw_response", None) or getattr(exc, "response", None)
     value = getattr(response, "status_code", None)
     return value if isinstance(value, int) else None
+
+
+def _retry_after_of(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None) or getattr(exc, "raw_response", None)
+    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
+    try:
+        return float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _message_of(exc: Exception) -> str:

@@ -50,6 +50,9 @@ class CohereProvider(Provider):
                         finish_reason=raw.finish_reason, usage=_usage(raw.usage), tool_calls=calls)
 
     def stream(self, request: Request) -> Iterator[Chunk]:
+        return self.retry_before_first_chunk(lambda: self._stream_once(request))
+
+    def _stream_once(self, request: Request) -> Iterator[Chunk]:
         calls: dict[int, dict[str, str]] = {}
         with self.sdk_errors():
             for event in self.client().chat_stream(**self._params(request)):

@@ -23,8 +23,12 @@ class MistralProvider(Provider):
         from mistralai.client.utils import BackoffStrategy, RetryConfig
 
         retries = self.setting("max_retries", 2)
-        retry = RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, 30000),
-                            retry_connection_errors=True) if retries else None
+        # Mistral's SDK bounds retries by elapsed time, not count: allow about max_retries
+        # backoffs (0.5 s, 1 s, 2 s, ...) on 429 and 5xx, like the other SDKs.
+        budget_ms = sum(500 * 2 ** i for i in range(retries)) + 100
+        retry = RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, budget_ms),
+                            retry_connection_errors=True,
+                            status_codes_override=["429", "5XX"]) if retries else None
         return Mistral(api_key=self.api_key(), server_url=self.base_url(), retry_config=retry,
                        timeout_ms=int(self.setting("timeout_s", 60) * 1000))
 

@@ -1,0 +1,219 @@
+"""The fault matrix: flaky providers, cut streams, interrupts, concurrent kernels, broken
+caches, hostile output and bad input. Each row of FAULTS is one promise; the README's
+reliability section shows the same table."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from memories_magics.cache import ResponseCache
+from memories_magics.config import Config
+from memories_magics.display.compare_view import compare_bundle
+from memories_magics.display.render import RESULT_MIME, result_bundle
+from memories_magics.display.safe import MAX_DISPLAY_CHARS, safe_markdown
+from memories_magics.engine import Engine
+from memories_magics.errors import ProviderError
+from memories_magics.result import LLMResult
+from memories_magics.types import Request, Response, Usage
+from tests.conftest import PROVIDERS, provider_environment, write_test_config
+from tests.fakes import FakeLLMServer, Reply
+from tests.kernel import Kernel
+
+# (fault, what the user gets) — mirrored in README.md
+FAULTS = [
+    ("429 with Retry-After, then success", "retried by the SDK's own retry; the answer arrives"),
+    ("503, then success", "retried with backoff; the answer arrives"),
+    ("500 on every attempt", "one line: provider, HTTP status, provider's message"),
+    ("no answer within timeout_s", "one line: timed out after N s, how to raise it"),
+    ("connection dropped mid-stream", "text so far kept, marked truncated, not cached"),
+    ("stream ends without a finish reason", "marked truncated, not cached"),
+    ("Ctrl-C during %%llm / %%compare / a tool loop", "partial text kept, marked interrupted, "
+     "nothing cached, kernel usable"),
+    ("two kernels writing one cache", "no entry lost or corrupted"),
+    ("corrupt cache file", "one line naming %llm cache clear, which repairs it"),
+    ("<script>, onerror=, javascript: links, remote images in answers", "shown as inert text"),
+    ("huge answer", "display cut at 20,000 characters; full text in -o VAR / _.text"),
+    ("invalid UTF-8 in an answer", "replaced with U+FFFD; output still renders"),
+    ("invalid model_config.json", "one line: file, line, column, what is wrong"),
+    ("API key in env or api_key=", "never in outputs, notebook JSON, cache, errors or reprs"),
+]
+
+HOSTILE = ('<script>window.pwned=1</script><img src="https://evil.example/x.png" '
+           'onerror="window.pwned=2">[click](javascript:window.pwned=3) '
+           '![tracker](https://evil.example/t.png)\n[ref]: javascript:alert(1)')
+
+
+def engine_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeLLMServer,
+                **settings: object) -> Engine:
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json", **settings),
+                               tmp_path / "cache")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Engine(Config.load())
+
+
+def ask(engine: Engine, provider: str, **options: object) -> Response:
+    spec = engine.model(f"{provider}:test-model")
+    return engine.run(spec, engine.request(spec, "hi"), cache="off", **options)
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("status", [429, 503])
+def test_transient_errors_are_retried(provider, status, tmp_path, monkeypatch, fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake, max_retries=2)
+    fake.script(Reply(status=status, retry_after=0.05), Reply(text="second time lucky"))
+    assert ask(engine, provider).text == "second time lucky"
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "cohere"])
+def test_timeouts_are_reported(provider, tmp_path, monkeypatch, fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake, max_retries=0, timeout_s=0.3)
+    fake.script(Reply(delay=1.0))
+    with pytest.raises(ProviderError, match=r"timed out after 0.3 s; raise "
+                                            r"global_settings.timeout_s"):
+        ask(engine, provider, stream=False)
+
+
+def test_interrupt_mid_compare_and_mid_tool_loop(tmp_path, fake) -> None:
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"),
+                               tmp_path / "cache")
+    slow = " ".join(["slow"] * 60)
+    fake.default = Reply(text=slow, chunk_delay=0.1)
+    tool = ("def lookup(q: str) -> str:\n    '''Look something up.'''\n    return 'found'\n")
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics\nimport openai, anthropic\n" + tool)
+        compare = kernel.run("%%compare gpt-4o-mini claude-haiku -o cmp\nGo", interrupt_after=0.4)
+        fake.script(Reply(tool_calls=[{"id": "c1", "name": "lookup",
+                                       "arguments": {"q": "x"}}]),
+                    Reply(text=slow, chunk_delay=0.1))
+        tools = kernel.run("%%llm gpt-4o-mini --tools lookup\nGo", interrupt_after=0.4)
+        state = kernel.run("print([r.response.interrupted for r in cmp.results.values()])")
+        info = kernel.run("%llm cache info")
+    assert compare.error is None and tools.error is None
+    assert state.stdout == "[True, True]\n"
+    columns = compare.result["application/vnd.memories-magics.compare+json"]["results"]
+    assert all(c["text"] and c["interrupted"] for c in columns)
+    assert tools.result[RESULT_MIME]["interrupted"] is True
+    assert info.stdout.startswith("0 cached answers")
+
+
+def _hammer(directory: str, worker: int, count: int) -> None:
+    cache = ResponseCache(directory)
+    for i in range(count):
+        request = Request.from_prompt("openai", "m", f"worker {worker} prompt {i}")
+        cache.put(request, Response(f"answer {worker}/{i}", "m", "openai", "stop",
+                                    Usage(1, 1)))
+        shared = Request.from_prompt("openai", "m", f"shared {i}")
+        cache.put(shared, Response(f"shared {i}", "m", "openai", "stop"))
+        assert cache.get(shared).text == f"shared {i}"
+
+
+def test_two_processes_share_one_cache_without_losing_entries(tmp_path) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_hammer, args=(str(tmp_path), w, 150)) for w in range(2)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(120)
+        assert process.exitcode == 0
+    cache = ResponseCache(tmp_path)
+    assert cache.info()["entries"] == 2 * 150 + 150
+    for worker in range(2):
+        for i in (0, 77, 149):
+            request = Request.from_prompt("openai", "m", f"worker {worker} prompt {i}")
+            assert cache.get(request).text == f"answer {worker}/{i}"
+
+
+def test_corrupt_cache_gives_one_line_and_clear_repairs_it(tmp_path, fake) -> None:
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "cache.db").write_bytes(b"this is not sqlite" * 100)
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), cache_dir)
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics")
+        broken = kernel.run("%%llm gpt-4o-mini\nhi").error["traceback"]
+        cleared = kernel.run("%llm cache clear")
+        fixed = kernel.run("%%llm gpt-4o-mini\nhi")
+    assert len(broken) == 1 and broken[0].startswith("CacheError: cache directory")
+    assert "%llm cache clear" in broken[0]
+    assert cleared.error is None and fixed.error is None
+    assert fixed.result[RESULT_MIME]["text"] == Reply().text
+
+
+def _result(text: str, fmt: str = "markdown") -> LLMResult:
+    engine = Engine(Config.load())
+    spec = engine.model("gpt-4o-mini")
+    request = engine.request(spec, "q")
+    return LLMResult(Response(text, spec.name, "openai", "stop"), spec, request, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "text", "code", "json", "html"])
+def test_hostile_answers_render_inert_in_every_format(fmt) -> None:
+    bundle = result_bundle(_result(HOSTILE, fmt))
+    for mime in ("text/markdown", "text/html"):
+        shown = bundle.get(mime, "")
+        if not shown:
+            continue
+        if mime == "text/html":
+            assert shown.startswith('<iframe sandbox=""'), "model HTML runs only sandboxed"
+            assert "<script" not in shown.split("srcdoc=")[1].split('"')[1]
+            continue
+        if fmt == "code":  # inside a code fence, Markdown shows text verbatim, never as HTML
+            fence, _, rest = shown.partition("\n")
+            assert fence == "```" and rest.index(HOSTILE) < rest.index("\n```\n")
+            continue
+        assert "<script" not in shown and "<img" not in shown
+        assert "](javascript:" not in shown and "![" not in shown
+        assert "\n[ref]: javascript:" not in shown
+
+
+def test_markdown_escaping_keeps_ordinary_formatting() -> None:
+    assert safe_markdown("**bold** and [docs](https://example.org) & <b>") == \
+        "**bold** and [docs](https://example.org) &amp; &lt;b&gt;"
+
+
+def test_hostile_text_in_compare_views_is_escaped() -> None:
+    from memories_magics.compare import ModelOutcome, summarise
+
+    first, second = _result(HOSTILE), _result(HOSTILE + " more")
+    outcomes = [ModelOutcome(first.spec, first.request, first),
+                ModelOutcome(second.spec, second.request, second)]
+    html = compare_bundle(summarise("q", outcomes, "consensus", "word"))["text/html"]
+    assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
+
+
+def test_huge_answers_are_cut_in_display_but_kept_whole() -> None:
+    text = "x" * (MAX_DISPLAY_CHARS * 3)
+    result = _result(text)
+    bundle = result_bundle(result)
+    assert len(bundle["text/markdown"]) < MAX_DISPLAY_CHARS + 1000
+    assert bundle[RESULT_MIME]["truncated"] and bundle[RESULT_MIME]["full_length"] == len(text)
+    assert "showing 20,000 of 60,000 characters" in bundle["text/plain"]
+    assert result.text == text
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    bundle = result_bundle(_result("ok \udcff\udcfe done"))
+    json.dumps(bundle)  # what the kernel does before sending it
+    assert "ok \ufffd\ufffd done" in bundle["text/markdown"]
+
+
+def test_invalid_config_names_file_line_and_problem(tmp_path, fake) -> None:
+    broken = tmp_path / "model_config.json"
+    broken.write_text('{"models": {\n  "x": {"provider": "openai",}\n}}')
+    with Kernel({"MEMORIES_MAGICS_CONFIG": str(broken)}) as kernel:
+        kernel.run("%load_ext memories_magics")
+        error = kernel.run("%%llm\nhi").error["traceback"]
+    assert error == [f"ConfigError: {broken}, line 2 column 30: Expecting property name "
+                     "enclosed in double quotes; fix the JSON or unset MEMORIES_MAGICS_CONFIG"]
+
+
+def test_fault_table_matches_the_readme() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for fault, outcome in FAULTS:
+        assert f"| {fault} | {outcome} |" in readme, fault
