@@ -20,6 +20,7 @@ from .errors import CacheError, UsageError
 from .types import Request, Response
 
 CACHE_DIR_ENV = "MEMORIES_MAGICS_CACHE_DIR"
+CACHE_MODE_ENV = "MEMORIES_MAGICS_CACHE_MODE"
 CACHE_MODES = ("use", "refresh", "off", "replay")
 _FORMAT = 1
 

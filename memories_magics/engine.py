@@ -5,6 +5,7 @@ The magics, the widgets and the Python API all call :meth:`Engine.run`; there is
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import ResponseCache, check_mode, default_cache_dir
+from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, default_cache_dir
 from .config import Config, ModelSpec
 from .errors import CacheMissError, MissingDependencyError, MissingKeyError, ProviderError
 from .types import Chunk, Message, Request, Response
@@ -98,8 +99,10 @@ class Engine:
     # -- cache ---------------------------------------------------------------------------
     @property
     def cache_mode(self) -> str:
-        """The notebook-wide cache mode (``%llm cache mode``), default from model_config.json."""
-        return self._cache_mode or self.config.settings.get("cache_mode", "use")
+        """The notebook-wide cache mode: ``%llm cache mode``, else ``$MEMORIES_MAGICS_CACHE_MODE``
+        (e.g. ``replay`` in CI), else global_settings.cache_mode, else ``use``."""
+        return check_mode(self._cache_mode or os.environ.get(CACHE_MODE_ENV)
+                          or self.config.settings.get("cache_mode", "use"))
 
     @cache_mode.setter
     def cache_mode(self, mode: str) -> None:

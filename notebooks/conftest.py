@@ -1,5 +1,6 @@
 """nbval support: tell each notebook's kernel which notebook it runs, as Jupyter Server does
-(``JPY_SESSION_NAME``), so memories_magics finds the notebook's own replay cache."""
+(``JPY_SESSION_NAME``), so memories_magics finds the notebook's own cache, and run every
+notebook in replay mode: no model is called unless a cell says ``--cache off``."""
 
 from __future__ import annotations
 
@@ -12,3 +13,4 @@ import pytest
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if str(item.fspath).endswith(".ipynb"):
         os.environ["JPY_SESSION_NAME"] = str(item.fspath)
+        os.environ["MEMORIES_MAGICS_CACHE_MODE"] = "replay"
