@@ -140,8 +140,13 @@ class MultiModelInference:
     """
 
     def __init__(self, models: list[LoadModel], aggregation_method: str = "consensus") -> None:
+        from .aggregate import AGGREGATION_METHODS
+
         if not models:
             raise UsageError("MultiModelInference needs at least one LoadModel")
+        if aggregation_method not in AGGREGATION_METHODS:
+            raise UsageError(f"unknown aggregation_method {aggregation_method!r}; use one of: "
+                             f"{', '.join(AGGREGATION_METHODS)}")
         self.models = models
         self.aggregation_method = aggregation_method
         self.responses: dict[str, dict[str, Any]] = {}
@@ -157,6 +162,9 @@ class MultiModelInference:
 
     def get_responses(self, prompt: str, **params: Any) -> dict[str, dict[str, Any]]:
         """Ask every model at once; returns their answers by model id."""
+        if self.aggregation_method == "best_confidence":
+            params.setdefault("logprobs", True)
+
         def ask(model: LoadModel) -> dict[str, Any]:
             try:
                 return model.get_response(prompt, **params)
@@ -167,3 +175,20 @@ class MultiModelInference:
             results = list(pool.map(ask, self.models))
         self.responses = dict(zip(self._names(), results))
         return self.responses
+
+    def get_aggregated_response(self) -> dict[str, Any]:
+        """One answer from the last :meth:`get_responses`, by ``aggregation_method`` (see
+        :mod:`memories_magics.aggregate` for exactly how each is computed):
+        ``{"method", "model", "score", "explanation", "text"}``."""
+        from .aggregate import Candidate, aggregate
+
+        if not self.responses:
+            raise UsageError("call get_responses(prompt) before get_aggregated_response()")
+        answered = [(name, r) for name, r in self.responses.items() if not r.get("error")]
+        found = aggregate(self.aggregation_method,
+                          [Candidate(name, r["text"], tuple(r.get("logprobs") or ()))
+                           for name, r in answered])
+        if found is None:
+            raise UsageError("no model answered; see the errors in get_responses()")
+        return {"method": found.method, "model": answered[found.winner][0],
+                "score": found.score, "explanation": found.explanation, "text": found.text}

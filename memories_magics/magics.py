@@ -32,6 +32,17 @@ SUBCOMMANDS = {
 }
 
 
+def shown_path(path: Any) -> str:
+    """``path`` relative to the working directory when inside it (notebook outputs then read
+    the same on every machine), else absolute."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _publish(bundle: dict[str, Any]) -> None:
     from IPython.display import display
 
@@ -250,7 +261,7 @@ class LLMMagics(Magics):
         rows = [["user file", str(path) if path else f"none (set {USER_CONFIG_ENV})"],
                 ["default model", self.engine.default_model()],
                 ["cache mode", self.engine.cache_mode],
-                ["cache dir", str(self.engine.cache().directory)]]
+                ["cache dir", shown_path(self.engine.cache().directory)]]
         rows += [[k, v] for k, v in self.engine.config.settings.items()
                  if k not in ("default_model", "cache_mode")]
         _publish(table_bundle(["setting", "value"], rows, "memories_magics configuration"))
@@ -262,12 +273,12 @@ class LLMMagics(Magics):
         if action == "info":
             info = self.engine.cache().info()
             print(f"{info['entries']} cached answers, {info['size_bytes'] / 1024:.0f} KiB in "
-                  f"{info['directory']} (mode: {self.engine.cache_mode})")
+                  f"{shown_path(info['directory'])} (mode: {self.engine.cache_mode})")
         elif action == "clear":
             removed = self.engine.cache().clear()
-            print(f"Cleared {removed} cached answers from {self.engine.cache().directory}")
+            print(f"Cleared {removed} cached answers from {shown_path(self.engine.cache().directory)}")
         elif action == "dir" and len(rest) == 2:
-            print(f"Cache directory: {self.engine.set_cache_dir(rest[1]).directory}")
+            print(f"Cache directory: {shown_path(self.engine.set_cache_dir(rest[1]).directory)}")
         elif action == "mode" and len(rest) == 2:
             self.engine.cache_mode = check_mode(rest[1])
             print(f"Cache mode: {rest[1]}")

@@ -24,7 +24,7 @@ from typing import Any
 from .config import ModelSpec
 from .engine import Engine
 from .errors import UsageError
-from .types import Message, Request, Response, ToolCall
+from .types import Message, Request, Response, ToolCall, Usage
 
 DEFAULT_MAX_ROUNDS = 4
 _JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
@@ -184,8 +184,12 @@ def run_tool_loop(engine: Engine, spec: ModelSpec, request: Request,
     steps: list[ToolStep] = []
     current = request
     round_cache = "off" if mode in ("use", "refresh") else mode
+    spent = Usage(0, 0)
     for _ in range(rounds):
         response = engine.run(spec, current, cache=round_cache, **run_options)
+        spent = Usage(spent.input_tokens + (response.usage.input_tokens or 0),
+                      spent.output_tokens + (response.usage.output_tokens or 0))
+        response.usage = spent  # the exchange's tokens, every round included
         if not response.tool_calls or not response.complete:
             break
         new = [call_tool(call, tools) for call in response.tool_calls]

@@ -226,7 +226,7 @@ class OptionalValue(widgets.HBox):
 
     def __init__(self, label: str, widget: widgets.ValueWidget, tooltip: str = "") -> None:
         enabled = widgets.Checkbox(False, description=label, indent=False, tooltip=tooltip,
-                                   layout=widgets.Layout(width="7.5em"))
+                                   layout=widgets.Layout(width="8.5em"))
         super().__init__([enabled, widget])
         self.enabled, self.widget = enabled, widget
         widget.observe(self._ticked, "value")
