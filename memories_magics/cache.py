@@ -40,6 +40,15 @@ def notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
     return None
 
 
+def shown_path(path: Path | str) -> str:
+    """``path`` relative to the working directory when inside it (so notebook outputs read
+    the same on every machine), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def default_cache_dir(user_ns: dict[str, Any] | None = None) -> Path:
     """Where this kernel's cache lives (see the module docstring)."""
     if os.environ.get(CACHE_DIR_ENV):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, default_cache_dir
+from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, default_cache_dir, shown_path
 from .config import Config, ModelSpec
 from .errors import CacheMissError, MissingDependencyError, MissingKeyError, ProviderError
 from .types import Chunk, Message, Request, Response
@@ -143,7 +143,7 @@ class Engine:
             if mode == "replay":
                 raise CacheMissError(
                     f"replay mode: no cached answer from {spec.model_id} for this prompt and "
-                    f"these parameters in {self.cache().directory}; run it once with "
+                    f"these parameters in {shown_path(self.cache().directory)}; run it once with "
                     "--cache use (or %llm cache mode use) to record it")
         provider = self.provider(spec.provider, api_key)
         if on_call is not None:

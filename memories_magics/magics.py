@@ -10,7 +10,7 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from .aggregate import AGGREGATION_METHODS
-from .cache import CACHE_MODES
+from .cache import CACHE_MODES, shown_path
 from .config import ModelSpec
 from .diff import DIFF_MODES
 from .display.render import FORMATS, table_bundle
@@ -30,17 +30,6 @@ SUBCOMMANDS = {
     "panel [M ...]": "interactive panel: prompt, model picker, parameters, Run/Stop, history",
     "help": "this list",
 }
-
-
-def shown_path(path: Any) -> str:
-    """``path`` relative to the working directory when inside it (notebook outputs then read
-    the same on every machine), else absolute."""
-    from pathlib import Path
-
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _publish(bundle: dict[str, Any]) -> None:
