@@ -17,6 +17,7 @@ from .display.render import FORMATS, table_bundle
 from .engine import Engine, Interrupted, default_engine
 from .errors import UsageError
 from .interpolate import interpolate
+from .live import answer_live, compare_live
 from .result import LLMResult
 from .types import Request
 
@@ -103,32 +104,8 @@ class LLMMagics(Magics):
         fallbacks = args.fallback.split(",") if args.fallback else spec.fallbacks
         chain = [spec, *(self.engine.model(m) for m in fallbacks if m.strip())]
         prompt = self._prompt(cell, "%%llm")
-        from .display.stream import StreamView
-
-        view = StreamView(spec.alias or spec.model_id)
-        current = spec
-
-        def attempt(model: ModelSpec) -> None:
-            nonlocal current
-            current = model
-            view.label = model.alias or model.model_id
-
-        def announce_load() -> None:
-            from .providers.local import is_loaded
-
-            if current.provider == "local" and not is_loaded(current):
-                view.status(f"Loading {view.label} (first use in this kernel)…")
-
-        try:
-            spec, request, response, note = self.engine.run_chain(
-                chain, lambda model: self._request(model, prompt, args), on_attempt=attempt,
-                cache=args.cache, stream=not args.no_stream, on_call=announce_load,
-                on_chunk=lambda c: view.feed(c.text))
-        except Interrupted as exc:
-            spec, request, response, note = current, self._request(current, prompt, args), \
-                exc.partial, ""
-        view.finish()
-        result = LLMResult(response, spec, request, args.format, note)
+        result = answer_live(self.engine, chain, lambda model: self._request(model, prompt, args),
+                             fmt=args.format, cache=args.cache, stream=not args.no_stream)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
@@ -176,17 +153,9 @@ class LLMMagics(Magics):
         specs = [self.engine.model(m) for m in args.models]
         prompt = self._prompt(cell, "%%compare")
         requests = [self._request(spec, prompt, args) for spec in specs]
-        from .compare import run_models, summarise
-        from .display.stream import ColumnsView
-
-        view = ColumnsView([s.alias or s.model_id for s in specs])
-        outcomes = run_models(
-            self.engine, specs, requests, cache=args.cache, stream=not args.no_stream,
-            fmt=args.format, on_chunk=view.feed,
-            on_done=lambda i, o: view.settle(i, *(("done", o.result.text) if o.result
-                                                  else (o.error or "failed", ""))))
-        view.finish()
-        result = summarise(prompt, outcomes, args.aggregate, args.diff)
+        result = compare_live(self.engine, specs, requests, prompt, fmt=args.format,
+                              cache=args.cache, stream=not args.no_stream,
+                              aggregate=args.aggregate, diff=args.diff)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result

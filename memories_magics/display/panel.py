@@ -523,50 +523,27 @@ class Panel(widgets.VBox):
 
     def _single(self, settings: Settings, prompt: str, specs: list[ModelSpec]) -> LLMResult:
         """As ``%%llm`` does: the model and its configured fallbacks, streamed into the view."""
-        from .stream import StreamView
+        from ..live import answer_live
 
-        spec = specs[0]
-        chain = [spec, *(self.engine.model(m) for m in spec.fallbacks if m.strip())]
-        view = StreamView(spec.alias or spec.model_id, display=self._sink.display,
-                          clear=self._sink.clear)
-        current = spec
-
-        def attempt(model: ModelSpec) -> None:
-            nonlocal current
-            current = model
-            view.label = model.alias or model.model_id
-
-        def announce_load() -> None:
-            if current.provider == "local":
-                from ..providers.local import is_loaded
-
-                if not is_loaded(current):
-                    view.status(f"Loading {view.label} (first use in this kernel)…")
-
-        spec, request, response, note = self.engine.run_chain(
-            chain, lambda model: settings.request(self.engine, model, prompt),
-            on_attempt=attempt, cache=settings.cache, stream=settings.stream,
-            on_call=announce_load, on_chunk=lambda c: view.feed(c.text), cancel=self._cancel)
-        view.finish()
-        result = LLMResult(response, spec, request, settings.format, note)
+        chain = [specs[0], *(self.engine.model(m) for m in specs[0].fallbacks if m.strip())]
+        result = answer_live(self.engine, chain,
+                             lambda model: settings.request(self.engine, model, prompt),
+                             fmt=settings.format, cache=settings.cache, stream=settings.stream,
+                             cancel=self._cancel, display=self._sink.display,
+                             clear=self._sink.clear)
         self._sink.show(result)
         return result
 
     def _compare(self, settings: Settings, prompt: str, specs: list[ModelSpec]) -> Any:
         """As ``%%compare`` does: concurrent models in live columns, then the summary."""
-        from ..compare import run_models, summarise
-        from .stream import ColumnsView
+        from ..live import compare_live
 
-        view = ColumnsView([s.alias or s.model_id for s in specs], display=self._sink.display,
-                           clear=self._sink.clear)
         requests = [settings.request(self.engine, spec, prompt) for spec in specs]
-        outcomes = run_models(
-            self.engine, specs, requests, cache=settings.cache, stream=settings.stream,
-            fmt=settings.format, on_chunk=view.feed, cancel=self._cancel,
-            on_done=lambda i, o: view.settle(i, *(("done", o.result.text) if o.result
-                                                  else (o.error or "failed", ""))))
-        view.finish()
-        result = summarise(prompt, outcomes, settings.aggregate, settings.diff)
+        result = compare_live(self.engine, specs, requests, prompt, fmt=settings.format,
+                              cache=settings.cache, stream=settings.stream,
+                              aggregate=settings.aggregate, diff=settings.diff,
+                              cancel=self._cancel, display=self._sink.display,
+                              clear=self._sink.clear)
         self._sink.show(result)
         return result
 

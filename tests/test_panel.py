@@ -1,0 +1,250 @@
+"""The interactive panel (``%llm panel``), driven from Python in a real kernel.
+
+Widgets are clicked through their handlers (``run_button.click()``) as a front end's comm
+message would, and what the panel shows is read from its Output widget's ``outputs`` (and,
+for streaming, from the comm messages a front end receives).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memories_magics.display.panel import FALLBACK_TEXT
+from memories_magics.display.render import RESULT_MIME
+from tests.conftest import provider_environment, write_test_config
+from tests.fakes import FakeLLMServer, Reply
+from tests.kernel import CellRun, Kernel
+
+TEXT = " ".join(f"word{i}" for i in range(40))
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+COMPARE_MIME = "application/vnd.memories-magics.compare+json"
+
+SETUP = """\
+%load_ext memories_magics
+import json, os, time
+import memories_magics, openai, anthropic  # SDK imports warm
+from memories_magics.engine import default_engine
+RESULT = 'application/vnd.memories-magics.result+json'
+COMPARE = 'application/vnd.memories-magics.compare+json'
+
+def snapshots(panel):
+    '''Every value the panel's Output takes, in order.'''
+    seen = []
+    panel.output.observe(lambda change: seen.append(change.new), 'outputs')
+    return seen
+
+def texts(outputs):
+    return [o['data'].get('text/plain', '') if 'data' in o else o['text'] for o in outputs]
+
+def report(**values):
+    print(json.dumps(values, default=str))
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel(fake_server: FakeLLMServer,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+    """One kernel for the module (each test uses its own prompts, so cache keys differ)."""
+    tmp: Path = tmp_path_factory.mktemp("panel")
+    env = provider_environment(fake_server.url, write_test_config(tmp / "model_config.json"),
+                               tmp / "cache")
+    with Kernel(env) as kernel:
+        assert kernel.run(SETUP).error is None
+        yield kernel
+
+
+def report(run: CellRun) -> dict[str, Any]:
+    assert run.error is None, "\n".join(run.error["traceback"])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_run_streams_into_the_output_and_the_copied_cell_is_a_cache_hit(kernel, fake) -> None:
+    fake.script(Reply(text=TEXT, chunk_delay=0.02))
+    run = kernel.run("""
+topic = 'panels'
+p = memories_magics.panel('gpt-4o-mini')
+seen = snapshots(p)
+p.prompt.value = 'Count words about {topic}.'
+p.system.value = 'Be brief, "please"'
+p.temperature.value = 0
+p.max_tokens.value = 64
+p.run_button.click()
+result = p.wait(30)
+final = p.output.outputs[-1]['data']
+report(live=[texts(s) for s in seen], meta=final[RESULT], markdown=final['text/markdown'],
+       shown=len(p.output.outputs), cell=p.cell_text(), status=p.status.value,
+       run_enabled=not p.run_button.disabled, stop_disabled=p.stop_button.disabled)
+""")
+    out = report(run)
+    live = out["live"]
+    assert live[0] == ["asking gpt-4o-mini…\n"], "the Output says what it is doing at once"
+    partial = [t[0] for t in live[1:-1] if t]
+    assert len(partial) >= 3 and all(TEXT.startswith(t) for t in partial), \
+        "tokens stream into the panel's Output before the result"
+    assert len(partial) < 40 and TEXT.startswith(partial[0]) and partial[0] != TEXT
+    assert out["shown"] == 1, "the streamed view made way for the result"
+    meta = out["meta"]
+    assert meta["text"] == TEXT and meta["cached"] is False and meta["model"] == "gpt-4o-mini"
+    assert "gpt-4o-mini · 7 in / 40 out tokens" in out["markdown"]
+    assert out["status"].startswith("done in") and out["run_enabled"] and out["stop_disabled"]
+    # What a front end receives: comm messages that set the Output's outputs while streaming.
+    states = [m["data"]["state"]["outputs"] for m in run.of_type("comm_msg")
+              if "outputs" in m["data"].get("state", {})]
+    assert any(TEXT.startswith(o[0]["data"]["text/plain"]) for o in states if o and "data" in o[0])
+    body = fake.requests[0].body
+    assert body["messages"][0] == {"role": "system", "content": 'Be brief, "please"'}
+    assert body["messages"][1]["content"] == "Count words about panels."
+    assert body["temperature"] == 0 and body["max_tokens"] == 64
+
+    cell = out["cell"]
+    assert cell == ("%%llm gpt-4o-mini -s 'Be brief, \"please\"' -t 0.0 --max-tokens 64\n"
+                    "Count words about {topic}.")
+    again = kernel.run(cell)
+    assert again.error is None
+    assert again.result[RESULT_MIME]["cached"] is True and again.result[RESULT_MIME]["text"] == TEXT
+    assert len(fake.requests) == 1, "the panel and the magic share one cache"
+
+
+def test_stop_cancels_a_stream_and_caches_nothing_while_the_kernel_stays_free(kernel, fake) -> None:
+    fake.script(Reply(text=TEXT, chunk_delay=0.1))
+    started = time.monotonic()
+    click = kernel.run("s = memories_magics.panel('mistral-small')\n"
+                       "s.prompt.value = 'Count slowly.'\ns.run_button.click()")
+    assert click.error is None and time.monotonic() - started < 3, "Run returns at once"
+    during = report(kernel.run("""
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and 'word2' not in texts(s.output.outputs)[0]:
+    time.sleep(0.05)
+report(running=s.running, stop_enabled=not s.stop_button.disabled, shown=texts(s.output.outputs))
+"""))
+    assert during["running"] and during["stop_enabled"]
+    assert during["shown"][0] and TEXT.startswith(during["shown"][0])
+    after = report(kernel.run("""
+s.stop_button.click()
+r = s.wait(10)
+report(interrupted=r.response.interrupted, text=r.text, status=s.status.value,
+       cached=default_engine().cache().get(r.request) is not None,
+       plain=s.output.outputs[-1]['data']['text/plain'], run_enabled=not s.run_button.disabled)
+"""))
+    assert after["interrupted"] is True and after["cached"] is False
+    assert after["text"] and TEXT.startswith(after["text"]) and after["text"] != TEXT
+    assert "interrupted: partial answer, not cached" in after["plain"]
+    assert after["status"].startswith("stopped") and after["run_enabled"]
+    replay = kernel.run("%%llm mistral-small --cache replay\nCount slowly.")
+    assert replay.error["ename"] == "CacheMissError"
+    assert len(fake.requests) == 1
+
+
+def test_several_models_stream_into_comparison_columns(kernel, fake) -> None:
+    fake.script(Reply(text="alpha beta gamma delta epsilon", chunk_delay=0.05),
+                Reply(text="alpha beta zeta eta theta", chunk_delay=0.05))
+    out = report(kernel.run("""
+c = memories_magics.panel('gpt-4o-mini', 'claude-haiku')
+seen = snapshots(c)
+c.prompt.value = 'Greek letters?'
+c.aggregate.value = 'voting'
+c.run_button.click()
+r = c.wait(30)
+final = c.output.outputs[-1]['data']
+report(live=[texts(s) for s in seen], payload=final[COMPARE], kind=type(r).__name__,
+       widget='application/vnd.jupyter.widget-view+json' in final, html=final['text/html'],
+       cell=c.cell_text())
+"""))
+    live = [t for snapshot in out["live"] for t in snapshot]
+    assert any(t.count("(streaming…)") == 2 for t in live), "both columns filled at once"
+    payload = out["payload"]
+    assert [r["model"] for r in payload["results"]] == ["gpt-4o-mini", "claude-haiku"]
+    assert payload["aggregate"]["method"] == "voting" and out["kind"] == "CompareResult"
+    assert out["widget"] and "<del" in out["html"]
+    assert out["cell"] == "%%compare gpt-4o-mini claude-haiku --aggregate voting\nGreek letters?"
+    assert len(fake.requests) == 2
+    again = kernel.run(out["cell"])
+    assert again.error is None
+    assert [r["cached"] for r in again.result[COMPARE_MIME]["results"]] == [True, True]
+    reopened = report(kernel.run("c.history.value = 0\n"
+                                 "report(payload=c.output.outputs[-1]['data'][COMPARE])"))
+    assert [r["cached"] for r in reopened["payload"]["results"]] == [True, True]
+    assert reopened["payload"]["aggregate"]["method"] == "voting"
+    assert len(fake.requests) == 2
+
+
+def test_history_reopens_a_run_from_the_cache_without_a_request(kernel, fake) -> None:
+    fake.script(Reply(text="Blue."), Reply(text="Apple."))
+    out = report(kernel.run("""
+h = memories_magics.panel('claude-haiku')
+h.prompt.value = 'Name a colour.'
+h.run_button.click(); h.wait(30)
+h.prompt.value = 'Name a fruit.'
+h.run_button.click(); h.wait(30)
+labels = [label for label, _ in h.history.options]
+h.history.value = 0
+report(labels=labels, shown=h.output.outputs[-1]['data'][RESULT], status=h.status.value,
+       outputs=len(h.output.outputs))
+"""))
+    assert len(fake.requests) == 2, "re-opening made no request"
+    assert out["labels"][0] == "earlier runs…" and len(out["labels"]) == 3
+    assert out["labels"][1].endswith(" · claude-haiku · Name a colour.")
+    assert out["shown"]["text"] == "Blue." and out["shown"]["cached"] is True
+    assert out["outputs"] == 1 and out["status"].startswith("re-opened")
+
+
+def test_local_model_cell_reproduces_the_panel_answer(kernel, fake) -> None:
+    out = report(kernel.run("""
+l = memories_magics.panel('smollm2')
+l.prompt.value = 'Name a river.'
+l.seed.value = 3
+l.max_tokens.value = 12
+l.format.value = 'text'
+l.run_button.click(); first = l.wait(120)
+report(text=first.text, cell=l.cell_text(), error=l.error)
+"""))
+    assert out["error"] is None and out["text"].strip()
+    assert out["cell"] == "%%llm smollm2 --max-tokens 12 --seed 3 -f text\nName a river."
+    hit = kernel.run(out["cell"]).result[RESULT_MIME]
+    assert hit["cached"] is True and hit["text"] == out["text"]
+    fresh = kernel.run(out["cell"].replace("\n", " --cache refresh\n", 1)).result[RESULT_MIME]
+    assert fresh["cached"] is False and fresh["text"] == out["text"], "seeded: same text again"
+    assert fake.requests == []
+
+
+def test_picker_names_missing_keys_and_errors_show_in_the_panel(kernel, fake) -> None:
+    out = report(kernel.run("""
+saved = os.environ.pop('MISTRAL_API_KEY')
+k = memories_magics.panel()
+before = {value: label for label, value in k.models.options}
+os.environ['MISTRAL_API_KEY'] = saved
+k.refresh_models()
+after = {value: label for label, value in k.models.options}
+k.models.value = ()
+k.prompt.value = 'never asked before'
+k.run_button.click()
+no_model = texts(k.output.outputs)
+k.models.value = ('gpt-4o-mini',)
+k.cache_mode.value = 'replay'
+k.run_button.click(); k.wait(10)
+report(before=before, after=after, selected=list(k.models.value), no_model=no_model,
+       replay=texts(k.output.outputs), error=k.error, run_enabled=not k.run_button.disabled,
+       cell=k.cell_text(), plain=k._repr_mimebundle_()['text/plain'])
+"""))
+    assert out["before"]["mistral-small"] == "mistral-small — set MISTRAL_API_KEY"
+    assert out["before"]["gpt-4o-mini"] == "gpt-4o-mini — openai"
+    assert out["before"]["smollm2"] == "smollm2 — local · default"
+    assert out["after"]["mistral-small"] == "mistral-small — mistral"
+    assert out["selected"] == ["gpt-4o-mini"], "refreshing labels keeps the choice"
+    assert out["no_model"] == ["choose a model in the picker first\n"]
+    assert "replay mode: no cached answer from openai:gpt-4o-mini" in out["replay"][0]
+    assert out["error"] == out["replay"][0].strip() and out["run_enabled"]
+    assert out["cell"] == "%%llm gpt-4o-mini --cache replay\nnever asked before"
+    assert out["plain"] == FALLBACK_TEXT
+    assert fake.requests == []
+    shown = kernel.run("%llm panel claude-haiku gpt-4o-mini")
+    assert shown.error is None
+    bundle = shown.displayed[-1]
+    assert bundle["text/plain"] == FALLBACK_TEXT and WIDGET_MIME in bundle
+    assert "panel" in kernel.run("%llm help").displayed[-1]["text/plain"]
