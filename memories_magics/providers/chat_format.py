@@ -40,6 +40,20 @@ def chat_messages(request: Request, dialect: str = "openai") -> list[dict[str, A
     return out
 
 
+def chat_params(request: Request, dialect: str = "openai", *, top_p: str = "top_p",
+                seed: str = "seed") -> dict[str, Any]:
+    """Keyword arguments for a chat-completions call: model, messages, the sampling parameters
+    that are set (under this SDK's names for top-p and seed) and the tools."""
+    params: dict[str, Any] = {"model": request.model,
+                              "messages": chat_messages(request, dialect)}
+    optional = {"temperature": request.temperature, top_p: request.top_p,
+                "max_tokens": request.max_tokens, seed: request.seed}
+    params.update({k: v for k, v in optional.items() if v is not None})
+    if request.tools:
+        params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+    return params
+
+
 def _text(content: Any) -> str:
     if content is None:
         return ""

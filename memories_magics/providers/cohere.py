@@ -8,7 +8,7 @@ from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage
 from .base import Provider
-from .chat_format import chat_messages
+from .chat_format import chat_params
 
 
 class CohereProvider(Provider):
@@ -31,13 +31,7 @@ class CohereProvider(Provider):
                                log_warning_experimental_features=False)
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request, "cohere")}
-        optional = {"temperature": request.temperature, "p": request.top_p,
-                    "max_tokens": request.max_tokens, "seed": request.seed}
-        params.update({k: v for k, v in optional.items() if v is not None})
-        if request.tools:
-            params["tools"] = [{"type": "function", "function": t} for t in request.tools]
-        return params
+        return chat_params(request, "cohere", top_p="p")
 
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..types import Chunk, Request, Response
 from .base import Provider
-from .chat_format import ChunkReader, chat_messages, parse_completion
+from .chat_format import ChunkReader, chat_params, parse_completion
 
 
 class MistralProvider(Provider):
@@ -33,13 +33,7 @@ class MistralProvider(Provider):
                        timeout_ms=int(self.setting("timeout_s", 60) * 1000))
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request, "mistral")}
-        optional = {"temperature": request.temperature, "top_p": request.top_p,
-                    "max_tokens": request.max_tokens, "random_seed": request.seed}
-        params.update({k: v for k, v in optional.items() if v is not None})
-        if request.tools:
-            params["tools"] = [{"type": "function", "function": t} for t in request.tools]
-        return params
+        return chat_params(request, "mistral", seed="random_seed")
 
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():

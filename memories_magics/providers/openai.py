@@ -7,7 +7,7 @@ from typing import Any
 
 from ..types import Chunk, Request, Response
 from .base import Provider
-from .chat_format import ChunkReader, chat_messages, parse_completion
+from .chat_format import ChunkReader, chat_params, parse_completion
 
 
 class OpenAIProvider(Provider):
@@ -26,12 +26,7 @@ class OpenAIProvider(Provider):
                              timeout=self.setting("timeout_s", 60))
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
-        optional = {"temperature": request.temperature, "top_p": request.top_p,
-                    "max_tokens": request.max_tokens, "seed": request.seed}
-        params.update({k: v for k, v in optional.items() if v is not None})
-        if request.tools:
-            params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+        params = chat_params(request)
         if request.logprobs:
             params["logprobs"] = True
         return params
