@@ -26,8 +26,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for path in CACHES.rglob("*"):
-        if path.is_file() and path not in _recorded:
+    for path in CACHES.glob("*/cache.db-*"):  # sqlite's WAL files left by the replays
+        if path not in _recorded:
             path.unlink()
     for path, content in _recorded.items():
         path.write_bytes(content)
