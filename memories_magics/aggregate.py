@@ -23,9 +23,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from .choices import AGGREGATION_METHODS
 from .errors import UsageError
 
-AGGREGATION_METHODS = ("consensus", "voting", "best_confidence")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 
 

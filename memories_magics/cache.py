@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .choices import CACHE_MODES
 from .errors import CacheError, UsageError
 from .types import Request, Response
 
 CACHE_DIR_ENV = "MEMORIES_MAGICS_CACHE_DIR"
 CACHE_MODE_ENV = "MEMORIES_MAGICS_CACHE_MODE"
-CACHE_MODES = ("use", "refresh", "off", "replay")
 _FORMAT = 1
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import re
 
-DIFF_MODES = ("word", "line", "char")
+from .choices import DIFF_MODES
+
 _WORD = re.compile(r"\s+|[^\s]+")
 
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .aggregate import AGGREGATION_METHODS
-from .cache import CACHE_MODES, shown_path
-from .config import ModelSpec
-from .diff import DIFF_MODES
-from .display.render import FORMATS, table_bundle
-from .engine import Engine, Interrupted, default_engine
+from .choices import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
 from .errors import UsageError
-from .interpolate import interpolate
-from .live import answer_live, compare_live
-from .result import LLMResult
-from .types import Request
+
+if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
+    from .config import ModelSpec
+    from .engine import Engine
+    from .result import LLMResult
+    from .types import Request
 
 SUBCOMMANDS = {
     "models": "every known model: provider, local/api, key present?, streaming, tools",
@@ -33,10 +30,12 @@ SUBCOMMANDS = {
 }
 
 
-def _publish(bundle: dict[str, Any]) -> None:
+def _publish_table(headers: list[str], rows: list[list[Any]], title: str) -> None:
     from IPython.display import display
 
-    display(bundle, raw=True)
+    from .display.render import table_bundle
+
+    display(table_bundle(headers, rows, title), raw=True)
 
 
 def model_option_arguments(func: Any) -> Any:
@@ -78,9 +77,20 @@ def parse(magic: Any, line: str) -> Any:
 class LLMMagics(Magics):
     """``%%llm``, ``%llm`` subcommands and ``%%compare``."""
 
-    def __init__(self, shell: Any, engine: Engine) -> None:
+    def __init__(self, shell: Any, engine: Engine | None = None) -> None:
         super().__init__(shell)
-        self.engine = engine
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        """The kernel's engine, created on first use (not at ``%load_ext``)."""
+        if self._engine is None:
+            from .engine import default_engine
+
+            self._engine = default_engine()
+        if self._engine.user_ns is None:
+            self._engine.user_ns = self.shell.user_ns
+        return self._engine
 
     @magic_arguments()
     @argument("model", nargs="?", help="provider:model or alias (default: %%llm use, else smollm2)")
@@ -104,6 +114,8 @@ class LLMMagics(Magics):
         fallbacks = args.fallback.split(",") if args.fallback else spec.fallbacks
         chain = [spec, *(self.engine.model(m) for m in fallbacks if m.strip())]
         prompt = self._prompt(cell, "%%llm")
+        from .live import answer_live
+
         result = answer_live(self.engine, chain, lambda model: self._request(model, prompt, args),
                              fmt=args.format, cache=args.cache, stream=not args.no_stream)
         if args.output:
@@ -112,6 +124,8 @@ class LLMMagics(Magics):
 
     def _llm_with_tools(self, spec: ModelSpec, cell: str, args: Any) -> LLMResult:
         from .display.stream import StreamView
+        from .engine import Interrupted
+        from .result import LLMResult
         from .tools import check_tool_support, function_schema, resolve_tools, run_tool_loop
 
         if args.fallback:
@@ -153,6 +167,8 @@ class LLMMagics(Magics):
         specs = [self.engine.model(m) for m in args.models]
         prompt = self._prompt(cell, "%%compare")
         requests = [self._request(spec, prompt, args) for spec in specs]
+        from .live import compare_live
+
         result = compare_live(self.engine, specs, requests, prompt, fmt=args.format,
                               cache=args.cache, stream=not args.no_stream,
                               aggregate=args.aggregate, diff=args.diff)
@@ -163,6 +179,8 @@ class LLMMagics(Magics):
     def _prompt(self, cell: str, magic: str) -> str:
         if not cell.strip():
             raise UsageError(f"the cell is empty: write the prompt below the {magic} line")
+        from .interpolate import interpolate
+
         return interpolate(cell.strip(), self.shell.user_ns)
 
     def _request(self, spec: ModelSpec, prompt: str, args: Any,
@@ -176,9 +194,9 @@ class LLMMagics(Magics):
     def _subcommand(self, line: str) -> Any:
         words = shlex.split(line)
         if not words or words[0] == "help":
-            return _publish(table_bundle(["command", "what it does"],
-                                         [[f"%llm {k}", v] for k, v in SUBCOMMANDS.items()],
-                                         "%%llm [MODEL] [options] + prompt; see %%llm? for options"))
+            return _publish_table(["command", "what it does"],
+                                  [[f"%llm {k}", v] for k, v in SUBCOMMANDS.items()],
+                                  "%%llm [MODEL] [options] + prompt; see %%llm? for options")
         command, rest = words[0], words[1:]
         handler = {"models": self._models, "use": self._use, "config": self._config,
                    "cache": self._cache, "usage": self._usage, "unload": self._unload,
@@ -202,8 +220,8 @@ class LLMMagics(Magics):
                          "yes" if spec.supports_function_calling else "no",
                          ("completion only (no chat template); " if not spec.chat else "")
                          + spec.description])
-        _publish(table_bundle(["model", "id", "type", "key", "streaming", "tools", "notes"],
-                              rows, "Models (any provider:model also works)"))
+        _publish_table(["model", "id", "type", "key", "streaming", "tools", "notes"],
+                       rows, "Models (any provider:model also works)")
 
     def _use(self, rest: list[str]) -> None:
         if len(rest) != 1:
@@ -213,6 +231,7 @@ class LLMMagics(Magics):
         print(f"Default model: {spec.alias or spec.model_id} ({spec.model_id})")
 
     def _config(self, _: list[str]) -> None:
+        from .cache import shown_path
         from .config import USER_CONFIG_ENV, user_config_path
 
         path = user_config_path()
@@ -222,10 +241,10 @@ class LLMMagics(Magics):
                 ["cache dir", shown_path(self.engine.cache().directory)]]
         rows += [[k, v] for k, v in self.engine.config.settings.items()
                  if k not in ("default_model", "cache_mode")]
-        _publish(table_bundle(["setting", "value"], rows, "memories_magics configuration"))
+        _publish_table(["setting", "value"], rows, "memories_magics configuration")
 
     def _cache(self, rest: list[str]) -> None:
-        from .cache import check_mode
+        from .cache import check_mode, shown_path
 
         action = rest[0] if rest else "info"
         if action == "info":
@@ -247,9 +266,9 @@ class LLMMagics(Magics):
     def _usage(self, _: list[str]) -> None:
         rows = [[model, u.calls, u.cache_hits, u.input_tokens, u.output_tokens,
                  f"{u.cost_usd:.4f}"] for model, u in sorted(self.engine.usage.items())]
-        _publish(table_bundle(["model", "calls", "cache hits", "tokens in", "tokens out",
-                               "est. cost (USD)"], rows,
-                              "Usage in this kernel (costs are estimates from model_config.json)"))
+        _publish_table(["model", "calls", "cache hits", "tokens in", "tokens out",
+                        "est. cost (USD)"], rows,
+                       "Usage in this kernel (costs are estimates from model_config.json)")
 
     def _unload(self, _: list[str]) -> None:
         from .providers.local import unload_models
@@ -266,7 +285,6 @@ class LLMMagics(Magics):
 
 
 def register(ipython: Any, engine: Engine | None = None) -> None:
-    """Register the magics on ``ipython`` (what ``%load_ext memories_magics`` does)."""
-    engine = engine or default_engine()
-    engine.user_ns = ipython.user_ns
+    """Register the magics on ``ipython`` (what ``%load_ext memories_magics`` does). Nothing
+    else loads until a magic runs."""
     ipython.register_magics(LLMMagics(ipython, engine))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..choices import FORMATS  # noqa: F401 - re-exported for renderers
 from .safe import code_fence, displayable, extract_code, safe_markdown, sandboxed_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
-FORMATS = ("markdown", "text", "code", "json", "html")
 
 
 def _seconds(value: float | None) -> str:
