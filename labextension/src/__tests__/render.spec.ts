@@ -1,0 +1,210 @@
+import { Sanitizer } from '@jupyterlab/apputils/lib/sanitizer';
+import { describe, expect, it, vi } from 'vitest';
+
+import { readCompare, readResult } from '../payload';
+import { CSS, IRenderContext, renderCompare, renderResult } from '../render';
+import { HOSTILE, comparePayload, markedParser, resultPayload } from './fixtures';
+
+const flush = () => new Promise(resolve => setTimeout(resolve, 0));
+
+function context(actions: IRenderContext['actions'] = {}): IRenderContext {
+  return { markdownParser: markedParser, sanitizer: new Sanitizer(), actions };
+}
+
+async function result(overrides: Record<string, unknown> = {}, ctx = context()) {
+  const host = document.createElement('div');
+  document.body.append(host);
+  await renderResult(host, readResult(resultPayload(overrides)), ctx);
+  return host;
+}
+
+/** No element may carry an event handler or a script link, whatever text is shown. */
+function expectNoActiveContent(host: HTMLElement): void {
+  expect(host.querySelector('script, img, iframe, object, embed, svg')).toBeNull();
+  for (const el of Array.from(host.querySelectorAll('*'))) {
+    for (const attr of Array.from(el.attributes)) {
+      expect(attr.name.toLowerCase().startsWith('on'), `${el.localName}[${attr.name}]`).toBe(false);
+      expect(attr.value).not.toMatch(/^\s*javascript:/i);
+    }
+  }
+}
+
+const footerText = (host: HTMLElement) =>
+  host.querySelector(`.${CSS.footer}`)!.textContent!.replace(/\s+/g, ' ');
+
+describe('renderResult', () => {
+  it('renders the answer as Markdown with a footer', async () => {
+    const host = await result();
+    expect(host.querySelector(`.${CSS.answer} strong`)!.textContent).toBe('world');
+    const footer = footerText(host);
+    expect(host.querySelector(`.${CSS.model}`)!.textContent).toBe('smollm2');
+    expect(footer).toContain('31 in / 30 out tokens');
+    expect(footer).toContain('0.41 s (first token 0.05 s)');
+    expect(footer).toContain('$0 (local)');
+    expect(footer).not.toContain('cached');
+    expect(host.querySelector(`.${CSS.footer}`)!.getAttribute('title')).toContain('seed 1');
+  });
+
+  it('shows a cached badge and warnings', async () => {
+    expect(footerText(await result({ cached: true }))).toContain('cached');
+    expect(footerText(await result({ interrupted: true, complete: false }))).toContain(
+      'interrupted: partial answer, not cached'
+    );
+    expect(footerText(await result({ finish_reason: null, complete: false }))).toContain(
+      'truncated'
+    );
+    expect(footerText(await result({ finish_reason: 'length' }))).toContain(
+      'stopped at --max-tokens'
+    );
+    expect(footerText(await result({ note: 'fell back to smollm2' }))).toContain(
+      'fell back to smollm2'
+    );
+    expect(footerText(await result({ truncated: true, full_length: 300000 }))).toContain(
+      'showing 16 of 300,000 characters'
+    );
+  });
+
+  it('renders hostile model text inert', async () => {
+    const host = await result({ text: HOSTILE });
+    expectNoActiveContent(host);
+    expect(host.innerHTML).not.toMatch(/onerror|javascript:/i);
+  });
+
+  it('copies the answer', async () => {
+    const copy = vi.fn();
+    const host = await result({}, context({ copy }));
+    const button = host.querySelector<HTMLButtonElement>('button[data-action="copy"]')!;
+    button.click();
+    await flush();
+    expect(copy).toHaveBeenCalledWith('Hello **world**.');
+    expect(button.textContent).toBe('Copied');
+  });
+
+  it('offers "insert as code cell" for code answers only, with the code', async () => {
+    const insertCodeCell = vi.fn(() => true);
+    const text = 'Here you go:\n```python\nprint("hi")\n```\n';
+    const host = await result({ text, format: 'code' }, context({ insertCodeCell }));
+    expect(host.querySelector('pre code.language-python')!.textContent).toBe('print("hi")');
+    host.querySelector<HTMLButtonElement>('button[data-action="insert-code-cell"]')!.click();
+    await flush();
+    expect(insertCodeCell).toHaveBeenCalledWith('print("hi")', host);
+
+    const copy = vi.fn();
+    const copied = await result({ text, format: 'code' }, context({ copy }));
+    copied.querySelector<HTMLButtonElement>('button[data-action="copy"]')!.click();
+    await flush();
+    expect(copy).toHaveBeenCalledWith('print("hi")');
+
+    const markdown = await result({}, context({ insertCodeCell }));
+    expect(markdown.querySelector('button[data-action="insert-code-cell"]')).toBeNull();
+  });
+
+  it('renders text, JSON and HTML formats', async () => {
+    const text = await result({ text: '<b>not bold</b>\n  indented', format: 'text' });
+    expect(text.querySelector('pre')!.textContent).toBe('<b>not bold</b>\n  indented');
+    expect(text.querySelector('b')).toBeNull();
+
+    const json = await result({ text: '```json\n{"a":[1,2]}\n```', format: 'json' });
+    expect(json.querySelector('pre')!.textContent).toBe('{\n  "a": [\n    1,\n    2\n  ]\n}');
+    const bad = await result({ text: 'nope', format: 'json' });
+    expect(bad.textContent).toContain('The answer is not valid JSON.');
+
+    const html = await result({ text: `<h3>Title</h3>${HOSTILE}`, format: 'html' });
+    expect(html.querySelector('h3')!.textContent).toBe('Title');
+    expectNoActiveContent(html);
+    // the Markdown-style link is plain text in an HTML answer
+    expect(html.textContent).toContain('[x](javascript:window.__pwned=3)');
+  });
+
+  it('says so when the answer is empty', async () => {
+    expect((await result({ text: '  ' })).textContent).toContain('(empty answer)');
+  });
+});
+
+describe('renderCompare', () => {
+  async function compare(overrides: Record<string, unknown> = {}) {
+    const host = document.createElement('div');
+    document.body.append(host);
+    await renderCompare(host, readCompare(comparePayload(overrides)), context());
+    return host;
+  }
+
+  it('renders one column per model, with footers, errors and the winner', async () => {
+    const host = await compare();
+    const columns = host.querySelectorAll(`.${CSS.column}`);
+    expect(columns).toHaveLength(3);
+    expect(columns[0].querySelector(`.${CSS.model}`)!.textContent).toBe('smollm2');
+    expect(columns[1].classList.contains(CSS.winner)).toBe(true);
+    expect(columns[1].textContent).toContain('cached');
+    expect(columns[1].textContent).toContain('<$0.0001 est.');
+    expect(columns[2].querySelector(`.${CSS.error}`)!.textContent).toContain('ANTHROPIC_API_KEY');
+    expect(columns[2].querySelector(`.${CSS.answer}`)).toBeNull();
+    expect(host.querySelector(`.${CSS.prompt}`)!.textContent).toContain('Name a colour.');
+  });
+
+  it('renders the aggregate', async () => {
+    const aggregate = (await compare()).querySelector(`.${CSS.aggregate}`)!;
+    expect(aggregate.querySelector('header')!.textContent).toBe(
+      'Consensus · winner: 2. gpt-4o-mini · score 0.833'
+    );
+    expect(aggregate.textContent).toContain('2 of 2 answers agree');
+    expect(aggregate.querySelector(`.${CSS.answer}`)!.textContent).toContain('grey');
+    expect((await compare({ aggregate: null })).querySelector(`.${CSS.aggregate}`)).toBeNull();
+  });
+
+  it('shows the kernel’s diff first, then recomputes for other pairs and modes', async () => {
+    const host = await compare();
+    const text = () => host.querySelector(`.${CSS.diffText}`)!;
+    expect(text().querySelector('del')!.textContent).toBe('blue');
+    expect(text().querySelector('ins')!.textContent).toBe('grey');
+    expect(host.querySelector(`.${CSS.diffStats}`)!.textContent).toBe(
+      '1 word only in A, 1 word only in B.'
+    );
+
+    host.querySelector<HTMLButtonElement>('button[data-mode="char"]')!.click();
+    expect(host.querySelector('button[data-mode="char"]')!.getAttribute('aria-checked')).toBe(
+      'true'
+    );
+    // "blue" -> "grey" keeps the shared "e"
+    const dels = Array.from(text().querySelectorAll('del'), d => d.textContent).join('|');
+    const inss = Array.from(text().querySelectorAll('ins'), d => d.textContent).join('|');
+    expect(dels).toBe('blu');
+    expect(inss).toBe('gr|y');
+    expect(text().textContent).toBe('The sky is blugrey today.');
+    expect(host.querySelector(`.${CSS.diffStats}`)!.textContent).toBe(
+      '3 characters only in A, 3 characters only in B.'
+    );
+
+    const b = host.querySelector<HTMLSelectElement>('select[data-side="b"]')!;
+    b.value = '0';
+    b.dispatchEvent(new Event('change'));
+    expect(text().querySelector('del, ins')).toBeNull();
+    expect(host.querySelector(`.${CSS.diffStats}`)!.textContent).toBe(
+      'The two answers are identical.'
+    );
+  });
+
+  it('keeps hostile text inert in columns, aggregate and diff', async () => {
+    const payload = comparePayload();
+    const results = payload.results as Record<string, unknown>[];
+    results[0].text = HOSTILE;
+    const host = await compare({
+      results,
+      aggregate: { method: 'voting', winner: 0, score: 1, explanation: HOSTILE, text: HOSTILE },
+      diff: { mode: 'word', a: 0, b: 1, ops: [['insert', HOSTILE]] }
+    });
+    expectNoActiveContent(host);
+    // the diff shows the raw text, as text
+    expect(host.querySelector(`.${CSS.diffText} ins`)!.textContent).toBe(HOSTILE);
+  });
+
+  it('has no diff for a single model', async () => {
+    const payload = comparePayload();
+    const host = await compare({
+      results: (payload.results as unknown[]).slice(0, 1),
+      aggregate: null,
+      diff: null
+    });
+    expect(host.querySelector(`.${CSS.diff}`)).toBeNull();
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * What the commands insert and run, kept free of JupyterLab imports so it can be unit-tested.
+ */
+
+export const CACHE_MODES = ['use', 'refresh', 'off', 'replay'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+export const AGGREGATES = ['', 'consensus', 'voting', 'best_confidence'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+
+export const CommandIDs = {
+  insertLlm: 'memories-magics:insert-llm-cell',
+  insertCompare: 'memories-magics:insert-compare-cell',
+  clearCache: 'memories-magics:clear-cache',
+  toggleReplay: 'memories-magics:toggle-replay'
+};
+
+/** The extension's settings (see schema/plugin.json). */
+export interface ISettings {
+  /** Model for inserted %%llm cells; empty: the kernel's default (`%llm use`, else smollm2). */
+  defaultModel: string;
+  /** Models for inserted %%compare cells. */
+  compareModels: string[];
+  /** --aggregate for inserted %%compare cells; empty: the magic's default (consensus). */
+  compareAggregate: Aggregate;
+  /** --cache for inserted cells; "use" (the kernel's default) adds nothing. */
+  cacheMode: CacheMode;
+}
+
+export const DEFAULT_SETTINGS: ISettings = {
+  defaultModel: '',
+  compareModels: ['smollm2', 'gpt-4o-mini', 'claude-haiku'],
+  compareAggregate: '',
+  cacheMode: 'use'
+};
+
+/** A model id as one shell-like word: no whitespace, no newlines, nothing after them. */
+export function modelWord(value: unknown): string {
+  return typeof value === 'string' ? (value.trim().split(/\s+/)[0] ?? '') : '';
+}
+
+/** Settings from the registry's composite value, with bad values replaced by defaults. */
+export function readSettings(composite: Record<string, unknown> | null | undefined): ISettings {
+  const c = composite ?? {};
+  const models = Array.isArray(c.compareModels)
+    ? c.compareModels.map(modelWord).filter(Boolean)
+    : DEFAULT_SETTINGS.compareModels;
+  return {
+    defaultModel: modelWord(c.defaultModel),
+    compareModels: models.length ? models : DEFAULT_SETTINGS.compareModels,
+    compareAggregate: (AGGREGATES as readonly unknown[]).includes(c.compareAggregate)
+      ? (c.compareAggregate as Aggregate)
+      : DEFAULT_SETTINGS.compareAggregate,
+    cacheMode: (CACHE_MODES as readonly unknown[]).includes(c.cacheMode)
+      ? (c.cacheMode as CacheMode)
+      : DEFAULT_SETTINGS.cacheMode
+  };
+}
+
+function cacheOption(settings: ISettings): string {
+  return settings.cacheMode === 'use' ? '' : ` --cache ${settings.cacheMode}`;
+}
+
+/** The source of a new `%%llm` cell (the cursor goes on its second line). */
+export function llmCellSource(settings: ISettings): string {
+  const model = settings.defaultModel ? ` ${settings.defaultModel}` : '';
+  return `%%llm${model}${cacheOption(settings)}\n`;
+}
+
+/** The source of a new `%%compare` cell. */
+export function compareCellSource(settings: ISettings): string {
+  const aggregate = settings.compareAggregate ? ` --aggregate ${settings.compareAggregate}` : '';
+  return `%%compare ${settings.compareModels.join(' ')}${aggregate}${cacheOption(settings)}\n`;
+}
+
+export const LOAD_EXT = '%load_ext memories_magics';
+
+/** Whether some cell of a notebook already loads the extension. */
+export function loadsExtension(sources: string[]): boolean {
+  return sources.some(s => /(^|\n)\s*%(re)?load_ext\s+memories_magics\b/.test(s));
+}
+
+/**
+ * Python that runs one `%llm` line magic in a kernel, loading the extension first if needed
+ * (quietly: `%load_ext` would print "already loaded"). The trailing `;` keeps the value out of
+ * the output.
+ */
+export function kernelCode(llmLine: string): string {
+  return [
+    "get_ipython().extension_manager.load_extension('memories_magics')",
+    `get_ipython().run_line_magic('llm', ${JSON.stringify(llmLine)});`
+  ].join('\n');
+}
+
+export const CLEAR_CACHE_CODE = kernelCode('cache clear');
+
+export function cacheModeCode(mode: CacheMode): string {
+  return kernelCode(`cache mode ${mode}`);
+}

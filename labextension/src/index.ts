@@ -1,0 +1,277 @@
+/**
+ * memories-magics: JupyterLab renderers and commands for the %%llm and %%compare magics.
+ *
+ * Two plugins:
+ * - `memories-magics:renderers` registers the renderers of our two MIME types;
+ * - `memories-magics:plugin` adds the commands (command palette) and owns the settings.
+ */
+
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Clipboard, ICommandPalette, Notification, showDialog, Dialog } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import {
+  CLEAR_CACHE_CODE,
+  CommandIDs,
+  DEFAULT_SETTINGS,
+  ISettings,
+  LOAD_EXT,
+  cacheModeCode,
+  compareCellSource,
+  llmCellSource,
+  loadsExtension,
+  readSettings
+} from './commands';
+import { IActions } from './render';
+import { createFactories } from './widgets';
+
+export * from './payload';
+export * from './diff';
+export * from './safe';
+export * from './render';
+export * from './widgets';
+export * from './commands';
+
+const PLUGIN_ID = 'memories-magics:plugin';
+const CATEGORY = 'Language models (memories_magics)';
+
+/** Insert a code cell holding `code` below the cell whose output holds `origin`. */
+function insertBelowOrigin(
+  tracker: INotebookTracker | null,
+  code: string,
+  origin: HTMLElement
+): boolean {
+  if (!tracker) {
+    return false;
+  }
+  const panel = tracker.find(p => p.node.contains(origin)) ?? tracker.currentWidget;
+  if (!panel || !panel.content.model) {
+    return false;
+  }
+  const notebook = panel.content;
+  let index = notebook.widgets.findIndex(cell => cell.node.contains(origin));
+  if (index < 0) {
+    index = notebook.activeCellIndex;
+  }
+  notebook.model!.sharedModel.insertCell(index + 1, { cell_type: 'code', source: code });
+  notebook.deselectAll();
+  notebook.activeCellIndex = index + 1;
+  notebook.mode = 'command';
+  void notebook.scrollToItem(index + 1);
+  return true;
+}
+
+const renderers: JupyterFrontEndPlugin<void> = {
+  id: 'memories-magics:renderers',
+  description: 'Renders %%llm and %%compare outputs: sanitised answers, footers, diffs.',
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  optional: [INotebookTracker],
+  activate: (
+    app: JupyterFrontEnd,
+    rendermime: IRenderMimeRegistry,
+    tracker: INotebookTracker | null
+  ) => {
+    const actions: IActions = {
+      copy: text => Clipboard.copyToSystem(text),
+      insertCodeCell: (code, origin) => insertBelowOrigin(tracker, code, origin)
+    };
+    for (const factory of createFactories(actions)) {
+      rendermime.addFactory(factory, factory.defaultRank);
+    }
+  }
+};
+
+/** Run Python in a notebook's kernel; resolves to what it printed, rejects on an error. */
+async function runInKernel(panel: NotebookPanel, code: string): Promise<string> {
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel) {
+    throw new Error('This notebook has no running kernel.');
+  }
+  const future = kernel.requestExecute({
+    code,
+    silent: false,
+    store_history: false,
+    allow_stdin: false,
+    stop_on_error: false
+  });
+  let printed = '';
+  let failure = '';
+  future.onIOPub = msg => {
+    const type = msg.header.msg_type;
+    const content = msg.content as Record<string, any>;
+    if (type === 'stream') {
+      printed += String(content.text ?? '');
+    } else if (type === 'error') {
+      failure = `${content.ename}: ${content.evalue}`;
+    }
+  };
+  const reply = await future.done;
+  const content = reply.content as Record<string, any>;
+  if (failure || content.status !== 'ok') {
+    throw new Error(failure || `${content.ename ?? 'Error'}: ${content.evalue ?? ''}`);
+  }
+  return printed.trim();
+}
+
+const commands: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Commands for the %%llm and %%compare magics, and their settings.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette, ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null
+  ) => {
+    let settings: ISettings = DEFAULT_SETTINGS;
+    // Replay mode as this extension last set it, per kernel id (reset when a kernel restarts).
+    const replay = new Map<string, boolean>();
+
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          const update = () => {
+            settings = readSettings(loaded.composite as Record<string, unknown>);
+          };
+          update();
+          loaded.changed.connect(update);
+        })
+        .catch(reason => console.error(`${PLUGIN_ID}: could not load settings`, reason));
+    }
+
+    tracker.widgetAdded.connect((_, panel) => {
+      panel.sessionContext.statusChanged.connect((context, status) => {
+        const id = context.session?.kernel?.id;
+        if (id && (status === 'restarting' || status === 'autorestarting')) {
+          replay.delete(id);
+          app.commands.notifyCommandChanged(CommandIDs.toggleReplay);
+        }
+      });
+      panel.sessionContext.kernelChanged.connect(() =>
+        app.commands.notifyCommandChanged(CommandIDs.toggleReplay)
+      );
+    });
+    tracker.currentChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.toggleReplay));
+
+    const hasNotebook = () => tracker.currentWidget !== null;
+    const hasKernel = () => !!tracker.currentWidget?.sessionContext.session?.kernel;
+
+    /** Insert cells below the active cell: `%load_ext` first if no cell loads it yet. */
+    const insertMagicCell = (source: string) => {
+      const panel = tracker.currentWidget;
+      if (!panel || !panel.content.model) {
+        return;
+      }
+      const notebook = panel.content;
+      const shared = notebook.model!.sharedModel;
+      const sources = shared.cells.map(cell => cell.getSource());
+      let index = Math.max(notebook.activeCellIndex, -1) + 1;
+      if (shared.cells.length === 1 && !sources[0]?.trim()) {
+        // A new notebook: replace its empty first cell rather than add below it.
+        shared.deleteCell(0);
+        index = 0;
+      }
+      if (!loadsExtension(sources)) {
+        shared.insertCell(index, { cell_type: 'code', source: LOAD_EXT });
+        index += 1;
+      }
+      shared.insertCell(index, { cell_type: 'code', source });
+      notebook.deselectAll();
+      notebook.activeCellIndex = index;
+      notebook.mode = 'edit';
+      const editor = notebook.activeCell?.editor;
+      if (editor) {
+        editor.setCursorPosition({ line: 1, column: 0 });
+        editor.focus();
+      }
+    };
+
+    app.commands.addCommand(CommandIDs.insertLlm, {
+      label: 'Insert an %%llm cell',
+      caption: 'Insert a cell that asks a language model (default model from the settings)',
+      isEnabled: hasNotebook,
+      execute: () => insertMagicCell(llmCellSource(settings))
+    });
+
+    app.commands.addCommand(CommandIDs.insertCompare, {
+      label: 'Insert a %%compare cell',
+      caption: 'Insert a cell that asks several models side by side',
+      isEnabled: hasNotebook,
+      execute: () => insertMagicCell(compareCellSource(settings))
+    });
+
+    app.commands.addCommand(CommandIDs.clearCache, {
+      label: 'Clear this notebook’s LLM cache',
+      caption: 'Run %llm cache clear in this notebook’s kernel',
+      isEnabled: hasKernel,
+      execute: async args => {
+        const panel = tracker.currentWidget;
+        if (!panel) {
+          return;
+        }
+        if (!args.force) {
+          const answer = await showDialog({
+            title: 'Clear the LLM cache?',
+            body:
+              'Every cached answer of this notebook is deleted: the next run calls the models ' +
+              'again, and replay mode will miss.',
+            buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Clear' })]
+          });
+          if (!answer.button.accept) {
+            return;
+          }
+        }
+        try {
+          const printed = await runInKernel(panel, CLEAR_CACHE_CODE);
+          Notification.success(printed || 'Cache cleared', { autoClose: 4000 });
+        } catch (error) {
+          Notification.error(`Could not clear the cache: ${(error as Error).message}`);
+        }
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.toggleReplay, {
+      label: 'Replay mode (answer only from this notebook’s cache)',
+      caption: 'Toggle %llm cache mode replay / use in this notebook’s kernel',
+      isEnabled: hasKernel,
+      isToggled: () => {
+        const id = tracker.currentWidget?.sessionContext.session?.kernel?.id;
+        return !!id && replay.get(id) === true;
+      },
+      execute: async () => {
+        const panel = tracker.currentWidget;
+        const id = panel?.sessionContext.session?.kernel?.id;
+        if (!panel || !id) {
+          return;
+        }
+        const on = !replay.get(id);
+        try {
+          const printed = await runInKernel(panel, cacheModeCode(on ? 'replay' : 'use'));
+          replay.set(id, on);
+          Notification.info(
+            printed ||
+              (on ? 'Replay mode: answers come only from the cache' : 'Cache mode: use'),
+            { autoClose: 4000 }
+          );
+        } catch (error) {
+          Notification.error(`Could not change the cache mode: ${(error as Error).message}`);
+        }
+        app.commands.notifyCommandChanged(CommandIDs.toggleReplay);
+      }
+    });
+
+    if (palette) {
+      for (const command of Object.values(CommandIDs)) {
+        palette.addItem({ command, category: CATEGORY });
+      }
+    }
+  }
+};
+
+export default [renderers, commands];

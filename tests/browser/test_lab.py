@@ -1,0 +1,313 @@
+"""JupyterLab in a real browser: our labextension renders %%llm and %%compare outputs.
+
+Starts JupyterLab from this environment on a free port (with a token) in a temporary
+directory holding a notebook, points the OpenAI provider at the fake provider server (the
+kernels inherit the server's environment), and drives Debian's Chromium through Playwright:
+runs the notebook (the embedded local model, a hostile answer, a code answer, a comparison),
+then checks the rendered DOM, the "insert as code cell" button, the command palette and the
+kernel commands. Screenshots go to test-artifacts/ (gitignored).
+
+Needs /usr/bin/chromium (``./dev test`` installs it as root); skipped without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeLLMServer, Reply
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+
+HOSTILE = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+           "[x](javascript:window.__pwned=3) and ![pixel](http://127.0.0.1:9/pixel.png)")
+CODE_ANSWER = "Here you go:\n\n```python\nprint(6 * 7)\n```\n"
+COMPARE_ANSWER = "Blue, green and red are three colours."
+
+CELLS = [
+    "%load_ext memories_magics",
+    "%%llm smollm2 --seed 1 --max-tokens 30\nName three colours.",
+    "%%llm openai:gpt-4o-mini\nSay something nasty.",
+    "%%llm openai:gpt-4o-mini -f code\nPrint six times seven in Python.",
+    "%%compare smollm2 openai:gpt-4o-mini anthropic:claude-3-5-haiku-latest --seed 1 "
+    "--max-tokens 30\nName three colours.",
+]
+#: The cells' outputs our renderers draw, by cell index.
+LLM_CELLS = {1: "smollm2", 2: "gpt-4o-mini", 3: "gpt-4o-mini"}
+COMPARE_CELL = 4
+#: Uncaught errors in the page, and every URL it requested.
+PAGE_ERRORS: list[str] = []
+REQUESTS: list[str] = []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _notebook(cells: list[str]) -> dict:
+    return {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "cells": [{"cell_type": "code", "id": f"cell-{i}", "metadata": {}, "source": source,
+                   "outputs": [], "execution_count": None} for i, source in enumerate(cells)],
+    }
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        # Cells run one after the other, so the OpenAI requests arrive in this order.
+        server.script(Reply(text=HOSTILE), Reply(text=CODE_ANSWER))
+        server.default = Reply(text=COMPARE_ANSWER)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> Iterator[dict]:
+    """A JupyterLab server: yields the notebook's URL (with the token) and its directory."""
+    home = tmp_path_factory.mktemp("lab")
+    work = home / "work"
+    work.mkdir()
+    (work / "lab.ipynb").write_text(json.dumps(_notebook(CELLS)))
+    config_dir = home / "config"
+    (config_dir / "labconfig").mkdir(parents=True)
+    # No news/announcement toasts over the screenshot.
+    (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    model_config = home / "model_config.json"
+    model_config.write_text(json.dumps({"global_settings": {"max_retries": 0, "timeout_s": 20}}))
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "CO_API_KEY"}
+    env.update({
+        "JUPYTER_CONFIG_DIR": str(config_dir),
+        "JUPYTER_DATA_DIR": str(home / "data"),  # the notebook trust database too
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "MEMORIES_MAGICS_CACHE_DIR": str(home / "cache"),
+        "MEMORIES_MAGICS_CONFIG": str(model_config),
+        "OPENAI_BASE_URL": provider.url + "/v1",
+        "OPENAI_API_KEY": "sk-browser-test-not-a-key",
+        # No Anthropic key (so its column shows an error), and nothing leaves this machine.
+        "ANTHROPIC_BASE_URL": provider.url,
+        "DEEPSEEK_BASE_URL": provider.url,
+        "COHERE_BASE_URL": provider.url,
+        "MISTRAL_BASE_URL": provider.url,
+        "PYTHONUNBUFFERED": "1",
+    })
+    port, token = _free_port(), secrets.token_hex(16)
+    log = (home / "lab.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n"
+                                       + (home / "lab.log").read_text()[-3000:]) from None
+                time.sleep(0.25)
+        yield {"url": f"{base}/lab/tree/lab.ipynb?token={token}", "dir": work}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab: dict) -> Iterator[object]:
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 2000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        PAGE_ERRORS[:] = []
+        REQUESTS[:] = []
+        page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+        page.on("request", lambda request: REQUESTS.append(request.url))
+        page.goto(lab["url"])
+        page.wait_for_selector(".jp-Notebook .jp-Cell")
+        # Wait for the kernel, then run every cell.
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
+            " window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status"
+            " === 'idle'")
+        page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+        started = time.monotonic()
+        # Resolves once every cell has run.
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        print(f"\nnotebook ran in {time.monotonic() - started:.1f} s")
+        yield page
+        context.close()
+        browser.close()
+
+
+def _cell(page, index: int):
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def _wait_for_outputs(page) -> None:
+    """Until every %%llm cell and the %%compare cell show our renderers' final output."""
+    try:
+        page.wait_for_function(
+            f"document.querySelectorAll('.jp-MemoriesMagics-result .jp-MemoriesMagics-footer')"
+            f".length >= {len(LLM_CELLS)} &&"
+            " document.querySelector('.jp-MemoriesMagics-compare .jp-MemoriesMagics-diff')")
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "lab-timeout.png"))
+        raise
+
+
+def test_renderers_in_jupyterlab(page) -> None:
+    _wait_for_outputs(page)
+
+    # %%llm on the embedded local model: our renderer, with the model in the footer.
+    local = _cell(page, 1)
+    assert local.locator(".jp-MemoriesMagics-model").first.inner_text() == "smollm2"
+    footer = local.locator(".jp-MemoriesMagics-footer").inner_text()
+    assert "out tokens" in footer and "$0 (local)" in footer
+    assert local.locator(".jp-MemoriesMagics-answer").inner_text().strip()
+    assert local.locator("button[data-action='copy']").count() == 1
+
+    # The hostile answer: nothing ran, nothing loaded, the link has no target.
+    hostile = _cell(page, 2)
+    assert hostile.locator(".jp-MemoriesMagics-model").inner_text() == "gpt-4o-mini"
+    output = hostile.locator(".jp-OutputArea")
+    assert output.locator("script, img, iframe, object, embed").count() == 0
+    assert output.locator("[onerror], [onclick], [onload]").count() == 0
+    assert output.locator("a[href^='javascript' i]").count() == 0
+    assert output.locator(".jp-MemoriesMagics-blockedImage").count() == 2
+    blocked = output.locator(".jp-MemoriesMagics-blockedLink")
+    assert blocked.inner_text() == "x"
+    blocked.click()
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    # No <script> anywhere in the notebook's outputs, and the images were never requested.
+    assert page.locator(".jp-Notebook .jp-OutputArea script").count() == 0
+    assert not [url for url in REQUESTS if url.endswith("/x") or "pixel.png" in url]
+
+    # A code answer: the code block and "insert as code cell".
+    code = _cell(page, 3)
+    assert code.locator("pre code").inner_text().strip() == "print(6 * 7)"
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    code.locator("button[data-action='insert-code-cell']").click()
+    page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell').length"
+                           f" === {cells_before + 1}")
+    assert "print(6 * 7)" in _cell(page, 4).locator(".jp-InputArea-editor").inner_text()
+
+    # %%compare: one column per model, the failing one shows its error, the aggregate, a diff.
+    compare = _cell(page, COMPARE_CELL + 1)
+    columns = compare.locator(".jp-MemoriesMagics-column")
+    assert columns.count() == 3
+    assert columns.nth(0).locator(".jp-MemoriesMagics-model").first.inner_text() == "smollm2"
+    assert COMPARE_ANSWER in columns.nth(1).inner_text()
+    assert "ANTHROPIC_API_KEY" in columns.nth(2).locator(".jp-MemoriesMagics-error").inner_text()
+    assert compare.locator(".jp-MemoriesMagics-aggregate").count() == 1
+    diff = compare.locator(".jp-MemoriesMagics-diff")
+    assert diff.locator("ins, del").count() > 0
+    diff.locator("button[data-mode='line']").click()
+    assert diff.locator("button[data-mode='line']").get_attribute("aria-checked") == "true"
+
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert not PAGE_ERRORS, PAGE_ERRORS
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".jp-NotebookPanel").screenshot(path=str(ARTIFACTS / "lab.png"))
+
+
+def test_commands_and_dark_theme(page) -> None:
+    _wait_for_outputs(page)
+    commands = ["memories-magics:insert-llm-cell", "memories-magics:insert-compare-cell",
+                "memories-magics:clear-cache", "memories-magics:toggle-replay"]
+    for command in commands:
+        assert page.evaluate(f"window.jupyterapp.commands.hasCommand('{command}')"), command
+
+    # Through the command palette, as a user would.
+    _cell(page, 0).locator(".jp-InputPrompt").click()
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
+    page.keyboard.press("Control+Shift+C")
+    page.keyboard.type("Insert an %%llm cell")
+    page.locator(".lm-CommandPalette-item", has_text="Insert an %%llm cell").first.wait_for()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell').length"
+                           f" === {cells_before + 1}")
+    assert _cell(page, 1).locator(".jp-InputArea-editor").inner_text().startswith("%%llm")
+
+    # Kernel commands: replay mode on and off, then clear the cache.
+    page.evaluate("window.jupyterapp.commands.execute('memories-magics:toggle-replay')")
+    page.get_by_text("Cache mode: replay").first.wait_for()
+    assert page.evaluate("window.jupyterapp.commands.isToggled('memories-magics:toggle-replay')")
+    page.evaluate("window.jupyterapp.commands.execute('memories-magics:toggle-replay')")
+    page.get_by_text("Cache mode: use").first.wait_for()
+    page.evaluate("window.jupyterapp.commands.execute('memories-magics:clear-cache',"
+                  " {force: true})")
+    page.get_by_text("Cleared").first.wait_for()
+
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme',"
+                  " {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    _cell(page, COMPARE_CELL + 2).scroll_into_view_if_needed()
+    page.locator(".jp-NotebookPanel").screenshot(path=str(ARTIFACTS / "lab-dark.png"))
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_saved_outputs_render_untrusted(page, lab: dict) -> None:
+    """Outputs of a notebook opened from disk are untrusted: our renderers (safe) still draw
+    them, and the hostile answer stays inert."""
+    _wait_for_outputs(page)
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+    saved = json.loads((lab["dir"] / "lab.ipynb").read_text())
+    assert any("application/vnd.memories-magics.compare+json" in o.get("data", {})
+               for c in saved["cells"] for o in c.get("outputs", []))
+    saved["metadata"]["copied"] = True  # a different file content: not signed, so untrusted
+    (lab["dir"] / "copy.ipynb").write_text(json.dumps(saved))
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'copy.ipynb'})")
+    panel = page.locator(".jp-NotebookPanel:visible")
+    panel.locator(".jp-MemoriesMagics-compare .jp-MemoriesMagics-diff").wait_for()
+    assert page.evaluate("window.jupyterapp.shell.currentWidget.context.path") == "copy.ipynb"
+    assert page.evaluate(
+        "window.jupyterapp.shell.currentWidget.content.widgets.every(c => !c.model.trusted)")
+    assert panel.locator(".jp-MemoriesMagics-result").count() == len(LLM_CELLS)
+    assert panel.locator(".jp-MemoriesMagics-blockedImage").count() == 2
+    assert panel.locator(".jp-OutputArea script, .jp-OutputArea img").count() == 0
+    assert page.evaluate("typeof window.__pwned") == "undefined"
