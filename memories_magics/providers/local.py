@@ -144,7 +144,9 @@ class LocalProvider(Provider):
                     for raw in self._generate(request, spec, model, stream=True):
                         if stop.is_set():
                             break
-                        items.put(raw)
+                        # Tokens in the context when this piece was made: at the end, the
+                        # prompt (chat template included) plus the answer's evaluated tokens.
+                        items.put((raw, model.llama.n_tokens))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 items.put(exc)
             finally:
@@ -156,17 +158,15 @@ class LocalProvider(Provider):
             while (item := items.get()) is not _END:
                 if isinstance(item, BaseException):
                     raise item
-                choice = item["choices"][0]
+                raw, in_context = item
+                choice = raw["choices"][0]
                 text = choice.get("text") if "text" in choice else \
                     (choice.get("delta") or {}).get("content")
                 produced += bool(text)
                 finish = choice.get("finish_reason")
-                usage = Usage(self._count_input(model, request), produced) if finish else None
+                usage = None
+                if finish:  # the last sampled token of a cut answer is not evaluated
+                    usage = Usage(in_context - produced + (finish == "length"), produced)
                 yield Chunk(text=text or "", finish_reason=finish, usage=usage)
         finally:
             stop.set()
-
-    @staticmethod
-    def _count_input(model: _Loaded, request: Request) -> int:
-        text = "\n".join(str(m.get("content", "")) for m in request.messages)
-        return len(model.llama.tokenize(((request.system or "") + text).encode("utf-8")))
