@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,10 @@ FAULTS = [
 
 HOSTILE = ('<script>window.pwned=1</script><img src="https://evil.example/x.png" '
            'onerror="window.pwned=2">[click](javascript:window.pwned=3) '
-           '![tracker](https://evil.example/t.png)\n[ref]: javascript:alert(1)')
+           '![tracker](https://evil.example/t.png)\n[ref]: javascript:alert(1)\n'
+           '[escaped](javascript\\:alert(4)) [far](//evil.example/x)\n'
+           '- [listed]: javascript:alert(5)\n\n[click][listed]\n'
+           '```js\ncode\n   ```\n<img src=x onerror="window.pwned=6">')
 
 
 def engine_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeLLMServer,
@@ -165,16 +169,19 @@ def test_hostile_answers_render_inert_in_every_format(fmt) -> None:
             continue
         if fmt == "code":  # inside a code fence, Markdown shows text verbatim, never as HTML
             fence, _, rest = shown.partition("\n")
-            assert fence == "```" and rest.index(HOSTILE) < rest.index("\n```\n")
+            assert fence == "````" and rest.index(HOSTILE) < rest.index("\n````\n")
             continue
-        assert "<script" not in shown and "<img" not in shown
-        assert "](javascript:" not in shown and "![" not in shown
-        assert "\n[ref]: javascript:" not in shown
+        prose = shown.split("```js")[0] + shown.split("   ```")[-1]
+        assert "<script" not in prose and "<img" not in prose
+        assert not re.search(r"(?<!\\)\]\((javascript|//)", prose), "links stay broken"
+        assert not re.search(r"(?<!\\)\]: javascript", prose) and "![" not in prose
 
 
 def test_markdown_escaping_keeps_ordinary_formatting() -> None:
     assert safe_markdown("**bold** and [docs](https://example.org) & <b>") == \
         "**bold** and [docs](https://example.org) &amp; &lt;b&gt;"
+    code = "Use this:\n```python\nif a < b and c & d:\n    pass\n```\nDone <ok>."
+    assert safe_markdown(code) == code.replace("<ok>", "&lt;ok&gt;"), "code blocks verbatim"
 
 
 def test_hostile_text_in_compare_views_is_escaped() -> None:

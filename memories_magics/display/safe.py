@@ -10,11 +10,12 @@ from __future__ import annotations
 import html
 import re
 
-# A link or image target whose scheme is not plainly safe: ](javascript:...), ](data:...).
-_UNSAFE_LINK = re.compile(r"\]\(\s*(?!(?:https?|mailto):|#|/|\.)([a-z][a-z0-9+.\-]*:)", re.I)
-# Reference-style link definitions: [x]: javascript:...
-_UNSAFE_REFERENCE = re.compile(r"^(\s*\[[^\]]*)\]:(\s*(?!(?:https?|mailto):)[a-z][a-z0-9+.\-]*:)",
-                               re.I | re.M)
+# A link target, inline ``](...)`` or a reference definition ``]: ...``, that is not plainly
+# a web address, an anchor or a relative path. Such targets are broken into plain text: an
+# allow-list, so that escapes such as ``javascript\:`` cannot slip a scheme through.
+_UNSAFE_LINK = re.compile(r"\](?=\(\s*<?(?!https?://|mailto:|#|\.{0,2}/(?!/)))")
+_UNSAFE_REFERENCE = re.compile(r"\](?=:\s*<?(?!https?://|mailto:|#|\.{0,2}/(?!/)))")
+_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})([^\n]*)")
 _TRAILING_BACKTICKS = re.compile(r"`+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -35,17 +36,54 @@ def escape_html(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _fenced_parts(text: str) -> list[tuple[bool, str]]:
+    """Split Markdown into ``(is_code, text)`` parts: fenced code blocks opened at the start of
+    a line, closed as CommonMark closes them (up to three spaces, same character, at least as
+    long), or running to the end. Everything else is prose."""
+    parts: list[tuple[bool, str]] = []
+    lines = text.splitlines(keepends=True)
+    prose: list[str] = []
+    i = 0
+    while i < len(lines):
+        opened = _FENCE_OPEN.fullmatch(lines[i].rstrip("\r\n"))
+        if opened is None or (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+            prose.append(lines[i])
+            i += 1
+            continue
+        if prose:
+            parts.append((False, "".join(prose)))
+            prose = []
+        fence = opened.group(1)
+        closer = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
+        block = [lines[i]]
+        i += 1
+        while i < len(lines):
+            block.append(lines[i])
+            i += 1
+            if closer.fullmatch(block[-1].rstrip("\r\n")):
+                break
+        parts.append((True, "".join(block)))
+    if prose:
+        parts.append((False, "".join(prose)))
+    return parts
+
+
+def _inert_prose(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _UNSAFE_LINK.sub(r"\\]", text)
+    text = _UNSAFE_REFERENCE.sub(r"\\]", text)
+    return text.replace("![", "!\\[")
+
+
 def safe_markdown(text: str) -> str:
     """Markdown that keeps the model's formatting but cannot run script or load anything.
 
-    Raw HTML is escaped (``<script>`` shows as text), links with a non-web scheme
-    (``javascript:``, ``data:``) are broken into plain text, and images become links so that
-    nothing is fetched when the output is shown.
+    Outside fenced code blocks (which Markdown shows verbatim anyway), raw HTML is escaped
+    (``<script>`` shows as text), link targets that are not web addresses, anchors or relative
+    paths are broken into plain text, and image syntax is broken so nothing is fetched.
     """
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _UNSAFE_LINK.sub(r"\]\\(\1", text)
-    text = _UNSAFE_REFERENCE.sub(r"\1\\]:\2", text)
-    return text.replace("![", "!\\[")
+    return "".join(part if is_code else _inert_prose(part)
+                   for is_code, part in _fenced_parts(text))
 
 
 def code_fence(code: str, language: str = "") -> str:
