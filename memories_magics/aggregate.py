@@ -8,7 +8,7 @@
   and counted; the most frequent wins with score = votes / answers. A tie goes to the first
   tied model in the order given, and the explanation names the tie.
 - ``best_confidence``: the mean token log-probability of each answer, where the provider
-  returned log-probabilities (OpenAI, DeepSeek and Mistral do when asked); the highest wins,
+  returned log-probabilities (OpenAI, DeepSeek and Mistral are asked for them); the highest wins,
   score = exp(mean logprob), the geometric-mean token probability. If no answer has
   log-probabilities, consensus is used instead and the explanation says so.
 

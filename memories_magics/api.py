@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from queue import Queue
-from threading import Thread
+from threading import Event, Thread
 from typing import Any
 
 from .config import ModelSpec
 from .engine import Engine, default_engine
 from .errors import MemoriesError, UsageError
-from .types import Response
+from .types import Chunk, Response
 
 DEPLOYMENT_TYPES = ("local", "api")
 
@@ -66,10 +66,11 @@ class LoadModel:
         """``provider:model``."""
         return self.spec.model_id
 
-    def _run(self, prompt: str, stream: bool, on_chunk: Any = None, **params: Any) -> Response:
+    def _run(self, prompt: str, stream: bool, on_chunk: Any = None, cancel: Event | None = None,
+             **params: Any) -> Response:
         request = self.engine.request(self.spec, prompt, **params)
         return self.engine.run(self.spec, request, cache=self.cache, stream=stream,
-                               on_chunk=on_chunk, api_key=self._api_key)
+                               on_chunk=on_chunk, api_key=self._api_key, cancel=cancel)
 
     def complete(self, prompt: str, **params: Any) -> Response:
         """The full :class:`~memories_magics.types.Response` (system, temperature, top_p,
@@ -107,18 +108,29 @@ class LoadModel:
                            "result": s.result, "is_error": s.is_error} for s in exchange.steps]}
 
     def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
-        """Yield the answer's text as it arrives (a cache hit yields it in one piece).
+        """Yield the answer's text as it arrives (a cache hit, or a model that cannot stream,
+        yields it in one piece).
 
-        The call runs on a worker thread, so a slow consumer never stalls the connection.
+        The call runs on a worker thread, so a slow consumer never stalls the connection; if
+        the consumer stops early (``break``, Ctrl-C), the call is stopped too.
         """
         pieces: Queue[Any] = Queue()
         done = object()
+        cancel = Event()
 
         def worker() -> None:
+            streamed = False
+
+            def forward(chunk: Chunk) -> None:
+                nonlocal streamed
+                if chunk.text:
+                    streamed = True
+                    pieces.put(chunk.text)
+
             try:
-                response = self._run(prompt, stream=True,
-                                     on_chunk=lambda c: c.text and pieces.put(c.text), **params)
-                if response.cached:
+                response = self._run(prompt, stream=True, on_chunk=forward, cancel=cancel,
+                                     **params)
+                if not streamed and response.text:
                     pieces.put(response.text)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 pieces.put(exc)
@@ -126,10 +138,13 @@ class LoadModel:
                 pieces.put(done)
 
         Thread(target=worker, daemon=True).start()
-        while (item := pieces.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while (item := pieces.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
 
 
 class MultiModelInference:

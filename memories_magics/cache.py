@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import warnings
 import time
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,13 @@ class ResponseCache:
         return entry.get(kind)
 
     def _write(self, key: str, request: Request, kind: str, value: Any) -> None:
-        self._open().set(key, {"format": _FORMAT, "request": request.canonical(), kind: value,
-                               "stored_at": time.time()})
+        try:
+            self._open().set(key, {"format": _FORMAT, "request": request.canonical(),
+                                   kind: value, "stored_at": time.time()})
+        except (sqlite3.DatabaseError, OSError, CacheError) as exc:
+            # The answer is shown and returned all the same; only its replay is lost.
+            warnings.warn(f"memories_magics: could not write the cache at {self.directory} "
+                          f"({exc}); the answer is shown but not cached", stacklevel=3)
 
     def get(self, request: Request) -> Response | None:
         """The cached response for ``request``, marked ``cached``, or None."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,18 +125,24 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
 
     def work(index: int) -> None:
         outcome = outcomes[index]
+        result, error = None, None
         try:
             response = engine.run(outcome.spec, outcome.request, cache=cache, stream=stream,
                                   cancel=cancel,
                                   on_chunk=lambda c: events.put(("chunk", index, c.text)))
-            outcome.result = LLMResult(response, outcome.spec, outcome.request, fmt)
+            result = LLMResult(response, outcome.spec, outcome.request, fmt)
         except MemoriesError as exc:
-            outcome.error = str(exc)
+            error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown in the model's column, never raised
-            outcome.error = redact(f"{type(exc).__name__}: {exc}")
+            error = redact(f"{type(exc).__name__}: {exc}")
         finally:
+            with settled:  # a model given up on after Ctrl-C no longer changes the result
+                if index not in abandoned:
+                    outcome.result, outcome.error = result, error
             events.put(("done", index, None))
 
+    settled = threading.Lock()
+    abandoned: set[int] = set()
     for index in range(len(outcomes)):
         threading.Thread(target=work, args=(index,), name=f"compare-{index}", daemon=True).start()
     pending = set(range(len(outcomes)))
@@ -150,28 +157,24 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
                     on_done(index, outcomes[index])
     except KeyboardInterrupt:
         cancel.set()
-        _drain(events, pending, outcomes)
+        _drain(events, pending)
+        with settled:
+            for index in pending:
+                abandoned.add(index)
+                outcomes[index].error = "interrupted before the model answered"
     return outcomes
 
 
-def _drain(events: queue.Queue[tuple[str, int, Any]], pending: set[int],
-           outcomes: list[ModelOutcome]) -> None:
+def _drain(events: queue.Queue[tuple[str, int, Any]], pending: set[int]) -> None:
     """After Ctrl-C: give models a moment to stop and hand back their partial answers."""
-    deadline = threading.Event()
-    timer = threading.Timer(CANCEL_GRACE_S, deadline.set)
-    timer.start()
-    try:
-        while pending and not deadline.is_set():
-            try:
-                kind, index, _ = events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if kind == "done":
-                pending.discard(index)
-    finally:
-        timer.cancel()
-    for index in pending:
-        outcomes[index].error = "interrupted before the model answered"
+    deadline = time.monotonic() + CANCEL_GRACE_S
+    while pending and time.monotonic() < deadline:
+        try:
+            kind, index, _ = events.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if kind == "done":
+            pending.discard(index)
 
 
 def summarise(prompt: str, outcomes: list[ModelOutcome], method: str,

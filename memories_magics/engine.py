@@ -52,7 +52,8 @@ class Engine:
         self.user_ns: dict[str, Any] | None = None
         self.usage: dict[str, ModelUsage] = {}
         self._usage_lock = threading.Lock()
-        self._providers: dict[tuple[str, str | None], Provider] = {}
+        self._providers: dict[tuple[str, int], Provider] = {}
+        self._lock = threading.Lock()
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -80,21 +81,25 @@ class Engine:
         """A Request for ``spec``; unset sampling parameters take the model's configured ones."""
         if messages is None:
             messages = [{"role": "user", "content": prompt or ""}]
-        return Request(
+        temperature = spec.temperature if temperature is None else temperature
+        top_p = spec.top_p if top_p is None else top_p
+        return Request(  # numbers normalised so that -t 1 and temperature=1.0 share a cache key
             provider=spec.provider, model=spec.name, messages=tuple(messages), system=system,
-            temperature=spec.temperature if temperature is None else temperature,
-            top_p=spec.top_p if top_p is None else top_p,
+            temperature=None if temperature is None else float(temperature),
+            top_p=None if top_p is None else float(top_p),
             max_tokens=max_tokens or self.config.settings.get("max_tokens"),
-            seed=seed, tools=tuple(tools), logprobs=logprobs)
+            seed=seed, tools=tuple(tools),
+            logprobs=logprobs and self.provider(spec.provider).supports_logprobs)
 
     def provider(self, name: str, api_key: str | None = None) -> Provider:
         """The provider called ``name``, built once per engine (and per explicit key)."""
         from .providers import provider_class
 
-        slot = (name, api_key)
-        if slot not in self._providers:
-            self._providers[slot] = provider_class(name)(self.config, api_key=api_key)
-        return self._providers[slot]
+        slot = (name, hash(api_key))  # never the key itself in a printable structure
+        with self._lock:
+            if slot not in self._providers:
+                self._providers[slot] = provider_class(name)(self.config, api_key=api_key)
+            return self._providers[slot]
 
     # -- cache ---------------------------------------------------------------------------
     @property
@@ -110,9 +115,10 @@ class Engine:
 
     def cache(self) -> ResponseCache:
         """This notebook's cache (opened on first use)."""
-        if self._cache is None:
-            self._cache = ResponseCache(default_cache_dir(self.user_ns))
-        return self._cache
+        with self._lock:
+            if self._cache is None:
+                self._cache = ResponseCache(default_cache_dir(self.user_ns))
+            return self._cache
 
     def set_cache_dir(self, directory: str | Path) -> ResponseCache:
         """Point this kernel's cache somewhere else."""
@@ -152,7 +158,11 @@ class Engine:
             response = self._stream(provider, request, on_chunk, cancel)
         else:
             started = time.perf_counter()
-            response = provider.complete(request)
+            try:
+                response = provider.complete(request)
+            except KeyboardInterrupt:
+                raise Interrupted(Response("", request.model, request.provider,
+                                           interrupted=True)) from None
             response.latency_s = response.first_token_s = time.perf_counter() - started
         response.cache_key = request.cache_key()
         if mode in ("use", "refresh"):
@@ -221,7 +231,9 @@ class Engine:
             cut.error = str(exc)
             return cut
         finally:
-            events.close()
+            close = getattr(events, "close", None)  # generators close their HTTP stream
+            if close is not None:
+                close()
         return assemble(interrupted=False)
 
     def _record(self, spec: ModelSpec, response: Response) -> None:

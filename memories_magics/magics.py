@@ -192,7 +192,10 @@ class LLMMagics(Magics):
 
     # -- %llm subcommands ----------------------------------------------------------------
     def _subcommand(self, line: str) -> Any:
-        words = shlex.split(line)
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:  # e.g. an unclosed quote
+            raise UsageError(f"{exc} in %llm {line}") from None
         if not words or words[0] == "help":
             return _publish_table(["command", "what it does"],
                                   [[f"%llm {k}", v] for k, v in SUBCOMMANDS.items()],

@@ -140,10 +140,13 @@ def call_tool(call: ToolCall, tools: dict[str, Callable[..., Any]]) -> ToolStep:
     if call.name not in tools:
         return ToolStep(call, f"error: unknown tool {call.name!r}; available: "
                               f"{', '.join(tools)}", True)
+    function = tools[call.name]
     try:
-        value = tools[call.name](**call.arguments)
+        inspect.signature(function).bind(**call.arguments)
     except TypeError as exc:
         return ToolStep(call, f"error: bad arguments for {call.name}: {exc}", True)
+    try:
+        value = function(**call.arguments)
     except Exception as exc:  # noqa: BLE001 - reported to the model and the user
         return ToolStep(call, f"error: {type(exc).__name__}: {exc}", True)
     text = value if isinstance(value, str) else json.dumps(value, default=str)

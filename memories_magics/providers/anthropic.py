@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage
 from .base import Provider
+from .chat_format import parse_arguments
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 
@@ -102,7 +102,7 @@ def _read_events(events: Any) -> Iterator[Chunk]:
                 blocks[event.index]["json"] += event.delta.partial_json
         elif kind == "content_block_stop" and event.index in blocks:
             block = blocks.pop(event.index)
-            calls.append(ToolCall(block["id"], block["name"], json.loads(block["json"] or "{}")))
+            calls.append(ToolCall(block["id"], block["name"], parse_arguments(block["json"])))
         elif kind == "message_delta":
             yield Chunk(finish_reason=event.delta.stop_reason, tool_calls=tuple(calls),
                         usage=Usage(input_tokens, event.usage.output_tokens))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,6 +43,8 @@ class Provider:
     default_base_url: str | None = None
     #: One-line ``pip install`` hint for the SDK.
     package_hint: str = ""
+    #: Whether the provider returns token log-probabilities when asked (best_confidence).
+    supports_logprobs: bool = False
 
     def __init__(self, config: Config, api_key: str | None = None) -> None:
         self.config = config
@@ -80,7 +83,20 @@ class Provider:
 
     def base_url(self) -> str | None:
         """``$<PROVIDER>_BASE_URL`` or the provider's default endpoint."""
-        return (os.environ.get(self.base_url_env or "") or self.default_base_url or None)
+        url = os.environ.get(self.base_url_env or "") or self.default_base_url or None
+        if url:  # a gateway's password or token in the URL is a secret too
+            parts = urlsplit(url)
+            _KNOWN_SECRETS.update(s for s in (parts.password, parts.username, parts.query) if s)
+        return url
+
+    def shown_base_url(self) -> str:
+        """The endpoint for messages: without user, password or query."""
+        url = self.base_url()
+        if not url:
+            return "the default endpoint"
+        parts = urlsplit(url)
+        host = (parts.hostname or "") + ("" if parts.port is None else f":{parts.port}")
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
     def setting(self, name: str, default: Any) -> Any:
         """A global setting from model_config.json (``timeout_s``, ``max_retries``)."""
@@ -155,8 +171,7 @@ class Provider:
             text = (f"{self.name}: timed out after {self.setting('timeout_s', 60)} s; raise "
                     "global_settings.timeout_s in model_config.json or retry")
         elif "connect" in type(exc).__name__.lower() or "connect" in message.lower():
-            where = self.base_url() or "the default endpoint"
-            text = (f"{self.name}: could not connect to {where}; check the network or "
+            text = (f"{self.name}: could not connect to {self.shown_base_url()}; check the network or "
                     f"{self.base_url_env}")
         else:
             text = f"{self.name}: {type(exc).__name__}: {message}"

@@ -51,6 +51,8 @@ def chat_params(request: Request, dialect: str = "openai", *, top_p: str = "top_
     params.update({k: v for k, v in optional.items() if v is not None})
     if request.tools:
         params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+    if request.logprobs:
+        params["logprobs"] = True
     return params
 
 
@@ -73,7 +75,8 @@ def _logprobs(choice: Any) -> tuple[float, ...]:
     return tuple(float(item.logprob) for item in content)
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
+def parse_arguments(raw: Any) -> dict[str, Any]:
+    """A tool call's arguments as a dict, tolerating malformed JSON from the model."""
     if isinstance(raw, dict):
         return raw
     try:
@@ -86,7 +89,7 @@ def _arguments(raw: Any) -> dict[str, Any]:
 def parse_completion(raw: Any, request: Request) -> Response:
     """A non-streamed chat completion as a Response."""
     choice = raw.choices[0]
-    calls = tuple(ToolCall(id=c.id, name=c.function.name, arguments=_arguments(c.function.arguments))
+    calls = tuple(ToolCall(id=c.id, name=c.function.name, arguments=parse_arguments(c.function.arguments))
                   for c in getattr(choice.message, "tool_calls", None) or ())
     return Response(text=_text(choice.message.content), model=request.model,
                     provider=request.provider, finish_reason=choice.finish_reason,
@@ -115,7 +118,7 @@ class ChunkReader:
         finish = choice.finish_reason
         calls: tuple[ToolCall, ...] = ()
         if finish and self._calls:
-            calls = tuple(ToolCall(c["id"], c["name"], _arguments(c["args"]))
+            calls = tuple(ToolCall(c["id"], c["name"], parse_arguments(c["args"]))
                           for _, c in sorted(self._calls.items()))
         return Chunk(text=_text(choice.delta.content), finish_reason=finish, usage=usage,
                      tool_calls=calls, logprobs=_logprobs(choice))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage
 from .base import Provider
-from .chat_format import chat_params
+from .chat_format import chat_params, parse_arguments
 
 
 class CohereProvider(Provider):
@@ -38,7 +37,7 @@ class CohereProvider(Provider):
             raw = self.client().chat(**self._params(request))
         message = raw.message
         text = "".join(getattr(part, "text", "") or "" for part in message.content or ())
-        calls = tuple(ToolCall(c.id, c.function.name, json.loads(c.function.arguments or "{}"))
+        calls = tuple(ToolCall(c.id, c.function.name, parse_arguments(c.function.arguments))
                       for c in message.tool_calls or ())
         return Response(text=text, model=request.model, provider=self.name,
                         finish_reason=raw.finish_reason, usage=_usage(raw.usage), tool_calls=calls)
@@ -63,7 +62,7 @@ class CohereProvider(Provider):
                     yield Chunk(finish_reason=event.delta.finish_reason,
                                 usage=_usage(event.delta.usage),
                                 tool_calls=tuple(ToolCall(c["id"], c["name"],
-                                                          json.loads(c["args"] or "{}"))
+                                                          parse_arguments(c["args"]))
                                                  for _, c in sorted(calls.items())))
 
 

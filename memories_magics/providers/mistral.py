@@ -17,6 +17,7 @@ class MistralProvider(Provider):
     key_env = "MISTRAL_API_KEY"
     base_url_env = "MISTRAL_BASE_URL"
     package_hint = "pip install mistralai"
+    supports_logprobs = True
 
     def _make_client(self) -> Any:
         from mistralai.client import Mistral

@@ -17,6 +17,7 @@ class OpenAIProvider(Provider):
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     package_hint = "pip install openai"
+    supports_logprobs = True
 
     def _make_client(self) -> Any:
         import openai
@@ -26,10 +27,7 @@ class OpenAIProvider(Provider):
                              timeout=self.setting("timeout_s", 60))
 
     def _params(self, request: Request) -> dict[str, Any]:
-        params = chat_params(request)
-        if request.logprobs:
-            params["logprobs"] = True
-        return params
+        return chat_params(request)
 
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():
