@@ -41,7 +41,7 @@ class ModelOutcome:
     @property
     def label(self) -> str:
         """The model's alias, else its id."""
-        return self.spec.alias or self.spec.model_id
+        return self.spec.label
 
     @property
     def footer(self) -> str:
@@ -70,6 +70,15 @@ class CompareResult:
     def errors(self) -> dict[str, str]:
         """Failed models' errors by label."""
         return {o.label: o.error for o in self.outcomes if o.error is not None}
+
+    @property
+    def aggregate_line(self) -> str:
+        """The aggregate in one line: method, winner, score and why ("" without one)."""
+        if self.aggregate is None:
+            return ""
+        winner = self.outcomes[self.aggregate.winner].label
+        score = "" if self.aggregate.score is None else f" (score {self.aggregate.score:.2f})"
+        return f"{self.aggregate.method}: {winner}{score}: {self.aggregate.explanation}"
 
     @property
     def text(self) -> str:

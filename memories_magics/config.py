@@ -49,6 +49,11 @@ class ModelSpec:
         """``provider:name``, the unambiguous id."""
         return f"{self.provider}:{self.name}"
 
+    @property
+    def label(self) -> str:
+        """How output names the model: its alias, else its id."""
+        return self.alias or self.model_id
+
     def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
         """Estimated USD cost from the per-million-token prices in model_config.json."""
         return ((input_tokens or 0) * self.price_in + (output_tokens or 0) * self.price_out) / 1e6

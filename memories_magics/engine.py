@@ -170,6 +170,12 @@ class Engine:
         self._record(spec, response)
         return response
 
+    def chain(self, spec: ModelSpec, fallbacks: list[str] | tuple[str, ...] | None = None
+              ) -> list[ModelSpec]:
+        """``spec`` then its fallbacks: the given ids, else those in model_config.json."""
+        names = spec.fallbacks if fallbacks is None else fallbacks
+        return [spec, *(self.model(name) for name in names if name.strip())]
+
     def run_chain(self, specs: list[ModelSpec], make_request: Callable[[ModelSpec], Request],
                   *, on_attempt: Callable[[ModelSpec], None] | None = None,
                   **run_options: Any) -> tuple[ModelSpec, Request, Response, str]:
@@ -192,9 +198,9 @@ class Engine:
                         raise type(exc)(f"every fallback failed: {'; '.join(skipped)}; "
                                         f"last: {exc}") from None
                     raise
-                skipped.append(f"{spec.alias or spec.model_id}: {exc}")
+                skipped.append(f"{spec.label}: {exc}")
                 continue
-            label = spec.alias or spec.model_id
+            label = spec.label
             note = f"answered by fallback {label} ({'; '.join(skipped)})" if skipped else ""
             return spec, request, response, note
         raise ValueError("run_chain needs at least one model")

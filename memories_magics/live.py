@@ -25,12 +25,12 @@ def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[
     from .providers.local import is_loaded
 
     current = chain[0]
-    view = StreamView(current.alias or current.model_id, **view_options)
+    view = StreamView(current.label, **view_options)
 
     def attempt(model: ModelSpec) -> None:
         nonlocal current
         current = model
-        view.label = model.alias or model.model_id
+        view.label = model.label
 
     def announce_load() -> None:
         if current.provider == "local" and not is_loaded(current):
@@ -53,7 +53,7 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
     from .compare import run_models, summarise
     from .display.stream import ColumnsView
 
-    view = ColumnsView([s.alias or s.model_id for s in specs], **view_options)
+    view = ColumnsView([s.label for s in specs], **view_options)
     outcomes = run_models(
         engine, specs, requests, cache=cache, stream=stream, fmt=fmt, on_chunk=view.feed,
         cancel=cancel,

@@ -111,8 +111,7 @@ class LLMMagics(Magics):
         spec = self.engine.model(args.model_option or args.model)
         if args.tools:
             return self._llm_with_tools(spec, cell, args)
-        fallbacks = args.fallback.split(",") if args.fallback else spec.fallbacks
-        chain = [spec, *(self.engine.model(m) for m in fallbacks if m.strip())]
+        chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
         prompt = self._prompt(cell, "%%llm")
         from .live import answer_live
 
@@ -134,7 +133,7 @@ class LLMMagics(Magics):
         check_tool_support(spec)
         request = self._request(spec, self._prompt(cell, "%%llm"), args,
                                 tools=tuple(function_schema(f) for f in tools.values()))
-        view = StreamView(spec.alias or spec.model_id)
+        view = StreamView(spec.label)
         try:
             exchange = run_tool_loop(
                 self.engine, spec, request, tools, cache=args.cache, stream=not args.no_stream,
@@ -231,7 +230,7 @@ class LLMMagics(Magics):
             raise UsageError("usage: %llm use MODEL (e.g. %llm use openai:gpt-4o-mini)")
         spec = self.engine.model(rest[0])
         self.engine.default_model_override = rest[0]
-        print(f"Default model: {spec.alias or spec.model_id} ({spec.model_id})")
+        print(f"Default model: {spec.label} ({spec.model_id})")
 
     def _config(self, _: list[str]) -> None:
         from .cache import shown_path

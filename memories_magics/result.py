@@ -38,7 +38,7 @@ class LLMResult:
     @property
     def label(self) -> str:
         """How the model is named in output: its alias, else ``provider:model``."""
-        return self.spec.alias or self.spec.model_id
+        return self.spec.label
 
     @property
     def cost_usd(self) -> float:

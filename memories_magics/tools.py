@@ -163,7 +163,7 @@ def _round_messages(response: Response, steps: list[ToolStep]) -> list[Message]:
 def check_tool_support(spec: ModelSpec) -> None:
     """A one-line error for models that cannot call tools."""
     if not spec.supports_function_calling:
-        raise UsageError(f"{spec.alias or spec.model_id} can't call tools "
+        raise UsageError(f"{spec.label} can't call tools "
                          "(supports_function_calling is false in model_config.json); "
                          "use a model such as gpt-4o-mini or claude-haiku")
 

@@ -66,11 +66,8 @@ def compare_bundle(result: Any) -> dict[str, Any]:
                 o.footer) for o in result.outcomes]
     html = [columns_html(columns)]
     plain = [f"== {label}\n{text}\n[{footer}]" for label, text, footer in columns]
-    aggregate = result.aggregate
-    if aggregate is not None:
-        winner = result.outcomes[aggregate.winner].label
-        score = "" if aggregate.score is None else f" (score {aggregate.score:.2f})"
-        line = f"{aggregate.method}: {winner}{score}: {aggregate.explanation}"
+    line = result.aggregate_line
+    if line:
         html.append(f"<p><b>Aggregate</b> {escape_html(line)}</p>")
         plain.append(f"== aggregate\n{line}")
     pair = result.diff_pair

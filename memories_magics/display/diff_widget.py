@@ -30,11 +30,8 @@ class DiffWidget(anywidget.AnyWidget):
         answers = [{"label": o.label, "text": o.result.text if o.result else "",
                     "footer": o.footer, "error": o.error} for o in result.outcomes]
         a, b = result.diff_pair or (0, min(1, len(answers) - 1))
-        line = ""
-        if result.aggregate is not None:
-            winner = result.outcomes[result.aggregate.winner].label
-            line = f"{result.aggregate.method}: {winner}: {result.aggregate.explanation}"
-        return cls(answers=answers, aggregate=line, a=a, b=b, mode=result.diff_mode)
+        return cls(answers=answers, aggregate=result.aggregate_line, a=a, b=b,
+                   mode=result.diff_mode)
 
     @traitlets.observe("a", "b", "mode", "answers")
     def _recompute(self, _: Any = None) -> None:

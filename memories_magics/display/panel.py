@@ -47,16 +47,13 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..aggregate import AGGREGATION_METHODS
-from ..cache import CACHE_MODES
+from ..choices import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
 from ..config import ModelSpec
-from ..diff import DIFF_MODES
 from ..engine import Engine, default_engine
 from ..errors import MemoriesError, UsageError
 from ..interpolate import interpolate
 from ..result import LLMResult
 from ..types import Request
-from .render import FORMATS
 
 #: What viewers without a widget manager show instead of the panel.
 FALLBACK_TEXT = ("memories_magics panel: needs a widget front end (JupyterLab, Notebook 7, "
@@ -480,7 +477,7 @@ class Panel(widgets.VBox):
         self._cancel = threading.Event()
         self._set_running(True, "asking " + ", ".join(settings.models) + "…")
         self._sink.clear()
-        self._sink.message(f"asking {', '.join(s.alias or s.model_id for s in specs)}…")
+        self._sink.message(f"asking {', '.join(s.label for s in specs)}…")
         self._sink.clear(wait=True)
         self._thread = threading.Thread(target=self._work, args=(settings, prompt, specs),
                                         name="memories-magics-panel", daemon=True)
@@ -525,7 +522,7 @@ class Panel(widgets.VBox):
         """As ``%%llm`` does: the model and its configured fallbacks, streamed into the view."""
         from ..live import answer_live
 
-        chain = [specs[0], *(self.engine.model(m) for m in specs[0].fallbacks if m.strip())]
+        chain = self.engine.chain(specs[0])
         result = answer_live(self.engine, chain,
                              lambda model: settings.request(self.engine, model, prompt),
                              fmt=settings.format, cache=settings.cache, stream=settings.stream,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..choices import FORMATS  # noqa: F401 - re-exported for renderers
 from .safe import code_fence, displayable, extract_code, safe_markdown, sandboxed_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
