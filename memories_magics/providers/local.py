@@ -1,10 +1,11 @@
 """Local GGUF models on llama.cpp through ``llama-cpp-python``; no key, no network.
 
 A model is loaded once per kernel and kept (:func:`unload_models` frees it). Generation runs
-on a worker thread, serialised per model (llama.cpp contexts are not thread-safe), and streams
-through a queue, so the kernel's main thread stays responsive and Ctrl-C stops generation at
-the next token. The seed is passed on every call and the prompt is evaluated afresh each time,
-which is what makes seeded runs repeat exactly, in one kernel and across kernels.
+on a worker thread, one generation at a time across local models (llama.cpp contexts are not
+thread-safe, and its CPU threads already use every core), and streams through a queue, so the
+kernel's main thread stays responsive and Ctrl-C stops generation at the next token. A seeded
+call passes its seed and evaluates the prompt afresh, which is what makes seeded runs repeat
+exactly, in one kernel and across kernels.
 """
 
 from __future__ import annotations
@@ -27,16 +28,11 @@ INSTALL_HINT = "pip install 'memories_magics[local]'"
 _END = object()
 
 
-class _Loaded:
-    """A llama.cpp model and the lock that serialises its use."""
-
-    def __init__(self, llama: Any) -> None:
-        self.llama = llama
-        self.lock = threading.Lock()
-
-
-_models: dict[str, _Loaded] = {}
+_models: dict[str, Any] = {}
 _models_lock = threading.Lock()
+#: One generation at a time across all local models: llama.cpp's CPU threads already use
+#: every core, and two models decoding at once slow each other down (measured in bench/).
+_runtime = threading.Lock()
 
 
 def gguf_path(spec: ModelSpec) -> str:
@@ -78,14 +74,14 @@ def unload_models() -> list[str]:
     """Free every loaded local model; returns the ids that were loaded."""
     with _models_lock:
         names = list(_models)
-        for loaded in _models.values():
-            with loaded.lock:
-                loaded.llama.close()
+        with _runtime:
+            for llama in _models.values():
+                llama.close()
         _models.clear()
     return names
 
 
-def _load(spec: ModelSpec) -> _Loaded:
+def _load(spec: ModelSpec) -> Any:
     with _models_lock:
         if spec.model_id not in _models:
             try:
@@ -95,7 +91,7 @@ def _load(spec: ModelSpec) -> _Loaded:
                     f"local models need llama-cpp-python; run: {INSTALL_HINT}") from None
             llama = Llama(model_path=gguf_path(spec), n_ctx=spec.max_length or 2048,
                           n_threads=os.cpu_count() or 1, verbose=False)
-            _models[spec.model_id] = _Loaded(llama)
+            _models[spec.model_id] = llama
         return _models[spec.model_id]
 
 
@@ -110,7 +106,7 @@ class LocalProvider(Provider):
     def _spec(self, request: Request) -> ModelSpec:
         return self.config.resolve(f"local:{request.model}")
 
-    def _generate(self, request: Request, spec: ModelSpec, model: _Loaded,
+    def _generate(self, request: Request, spec: ModelSpec, model: Any,
                   stream: bool) -> Any:
         params: dict[str, Any] = {"max_tokens": request.max_tokens, "seed": request.seed,
                                   "stream": stream}
@@ -120,10 +116,10 @@ class LocalProvider(Provider):
             params["top_p"] = request.top_p
         if spec.chat:
             system = [{"role": "system", "content": request.system}] if request.system else []
-            return model.llama.create_chat_completion(
+            return model.create_chat_completion(
                 messages=system + [dict(m) for m in request.messages], **params)
         prompt = (request.system + "\n\n" if request.system else "") + request.prompt
-        return model.llama.create_completion(prompt=prompt, **params)
+        return model.create_completion(prompt=prompt, **params)
 
     def complete(self, request: Request) -> Response:
         return Response.from_chunks(list(self.stream(request)), request, latency_s=None,
@@ -137,16 +133,18 @@ class LocalProvider(Provider):
 
         def produce() -> None:
             try:
-                with model.lock:
-                    # Re-evaluate the whole prompt: reusing the previous call's evaluated prefix
-                    # changes the last logits slightly, and a seeded sample with them.
-                    model.llama.reset()
+                with _runtime:
+                    if request.seed is not None:
+                        # Re-evaluate the whole prompt: reusing the previous call's evaluated
+                        # prefix changes the last logits slightly, and a seeded sample with
+                        # them. Unseeded calls reuse it, as llama-cpp-python does.
+                        model.reset()
                     for raw in self._generate(request, spec, model, stream=True):
                         if stop.is_set():
                             break
                         # Tokens in the context when this piece was made: at the end, the
                         # prompt (chat template included) plus the answer's evaluated tokens.
-                        items.put((raw, model.llama.n_tokens))
+                        items.put((raw, model.n_tokens))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 items.put(exc)
             finally:

@@ -1,0 +1,1 @@
+"""Scripts the benchmarks run in child processes (some inside the baselines' venvs)."""
