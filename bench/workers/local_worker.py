@@ -1,5 +1,5 @@
 """One side of the local-model benchmark, in its own process: ``python -m
-bench.workers.local_worker ours|raw|raw_reset``.
+bench.workers.local_worker ours|ours_seeded|raw|raw_reset``.
 
 llama.cpp's CPU backend runs on OpenMP, whose thread pool belongs to the OS thread that drives
 the model. Two models driven from different threads of one process (our provider generates on
@@ -70,12 +70,13 @@ class Raw:
 
 
 class Ours:
-    """``%%llm smollm2 --cache off`` through a real InteractiveShell."""
+    """``%%llm smollm2 --cache off`` through a real InteractiveShell; with ``--seed`` our
+    provider evaluates the whole prompt on every call (so seeded runs repeat exactly)."""
 
-    CELL = (f"%%llm smollm2 --cache off -t 0 --top-p {TOP_P} --max-tokens {MAX_TOKENS} "
-            f"--seed {SEED} -o _bench_result\n{PROMPT}")
-
-    def __init__(self) -> None:
+    def __init__(self, seeded: bool) -> None:
+        seed = f" --seed {SEED}" if seeded else ""
+        self.CELL = (f"%%llm smollm2 --cache off -t 0 --top-p {TOP_P} --max-tokens "
+                     f"{MAX_TOKENS}{seed} -o _bench_result\n{PROMPT}")
         from bench.shell import ours_shell
 
         self.shell = ours_shell(MEMORIES_MAGICS_CACHE_DIR=tempfile.mkdtemp())
@@ -110,7 +111,8 @@ class Ours:
 
 def main() -> None:
     side = sys.argv[1]
-    worker = Ours() if side == "ours" else Raw(reset=side == "raw_reset")
+    worker = Ours(seeded=side == "ours_seeded") if side.startswith("ours") else \
+        Raw(reset=side == "raw_reset")
     print("ready", flush=True)
     for line in sys.stdin:
         command = line.strip()
