@@ -48,6 +48,7 @@ CELLS = [
     "%%llm openai:gpt-4o-mini -f code\nPrint six times seven in Python.",
     "%%compare smollm2 openai:gpt-4o-mini anthropic:claude-3-5-haiku-latest --seed 1 "
     "--max-tokens 30\nName three colours.",
+    "%llm panel smollm2",
 ]
 #: The cells' outputs our renderers draw, by cell index.
 LLM_CELLS = {1: "smollm2", 2: "gpt-4o-mini", 3: "gpt-4o-mini"}
@@ -253,6 +254,28 @@ def test_renderers_in_jupyterlab(page) -> None:
     page.locator(".jp-NotebookPanel").screenshot(path=str(ARTIFACTS / "lab.png"))
 
 
+def test_panel_runs_from_clicks(page) -> None:
+    """The ipywidgets panel in the browser: type a prompt, click Run, the answer renders in
+    the panel through the same renderer; Copy as cell gives the reproducible cell."""
+    _wait_for_outputs(page)
+    panel = page.locator(".memories-magics-panel")
+    panel.wait_for()
+    assert "smollm2" in panel.locator("select").first.inner_text()
+    panel.locator("textarea").first.fill("Name one colour.")
+    panel.locator("button", has_text="Run").click()
+    answer = panel.locator(".jp-MemoriesMagics-result .jp-MemoriesMagics-footer")
+    answer.wait_for()
+    assert "smollm2" in answer.inner_text()
+    panel.locator("button", has_text="Copy as cell").click()
+    cell_text = panel.locator(".memories-magics-cell textarea")
+    page.wait_for_function(
+        "document.querySelector('.memories-magics-cell textarea').value.startsWith('%%llm')")
+    assert cell_text.input_value() == "%%llm smollm2\nName one colour."
+    assert not PAGE_ERRORS, PAGE_ERRORS
+    ARTIFACTS.mkdir(exist_ok=True)
+    panel.screenshot(path=str(ARTIFACTS / "panel.png"))
+
+
 def test_commands_and_dark_theme(page) -> None:
     _wait_for_outputs(page)
     commands = ["memories-magics:insert-llm-cell", "memories-magics:insert-compare-cell",
@@ -295,13 +318,14 @@ def test_saved_outputs_render_untrusted(page, lab: dict) -> None:
     """Outputs of a notebook opened from disk are untrusted: our renderers (safe) still draw
     them, and the hostile answer stays inert."""
     _wait_for_outputs(page)
-    page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:save').then(() => null)")
     saved = json.loads((lab["dir"] / "lab.ipynb").read_text())
     assert any("application/vnd.memories-magics.compare+json" in o.get("data", {})
                for c in saved["cells"] for o in c.get("outputs", []))
     saved["metadata"]["copied"] = True  # a different file content: not signed, so untrusted
     (lab["dir"] / "copy.ipynb").write_text(json.dumps(saved))
-    page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'copy.ipynb'})")
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'copy.ipynb'})"
+                  ".then(() => null)")
     panel = page.locator(".jp-NotebookPanel:visible")
     panel.locator(".jp-MemoriesMagics-compare .jp-MemoriesMagics-diff").wait_for()
     assert page.evaluate("window.jupyterapp.shell.currentWidget.context.path") == "copy.ipynb"
