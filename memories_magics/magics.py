@@ -110,13 +110,15 @@ class LLMMagics(Magics):
         args = parse(self.llm, line)
         spec = self.engine.model(args.model_option or args.model)
         if args.tools:
-            return self._llm_with_tools(spec, cell, args)
-        chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
-        prompt = self._prompt(cell, "%%llm")
-        from .live import answer_live
+            result = self._llm_with_tools(spec, cell, args)
+        else:
+            from .live import answer_live
 
-        result = answer_live(self.engine, chain, lambda model: self._request(model, prompt, args),
-                             fmt=args.format, cache=args.cache, stream=not args.no_stream)
+            chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
+            prompt = self._prompt(cell, "%%llm")
+            result = answer_live(self.engine, chain,
+                                 lambda model: self._request(model, prompt, args),
+                                 fmt=args.format, cache=args.cache, stream=not args.no_stream)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
@@ -134,21 +136,24 @@ class LLMMagics(Magics):
         request = self._request(spec, self._prompt(cell, "%%llm"), args,
                                 tools=tuple(function_schema(f) for f in tools.values()))
         view = StreamView(spec.label)
+        taken: list[Any] = []
+
+        def step(done: Any) -> None:
+            taken.append(done)
+            view.feed(f"\n[{done.call.name} → {done.result[:80]}]\n")
+
         try:
             exchange = run_tool_loop(
                 self.engine, spec, request, tools, cache=args.cache, stream=not args.no_stream,
-                on_chunk=lambda c: view.feed(c.text),
-                on_step=lambda s: view.feed(f"\n[{s.call.name} → {s.result[:80]}]\n"))
-        except Interrupted as exc:
+                on_chunk=lambda c: view.feed(c.text), on_step=step)
+        except Interrupted as exc:  # keep the calls already made; nothing is cached
             view.finish()
-            return LLMResult(exc.partial, spec, request, args.format)
+            return LLMResult(exc.partial, spec, request, args.format,
+                             "interrupted during the tool loop", taken)
         view.finish()
-        result = LLMResult(exchange.response, spec, request, args.format,
-                           "stopped at the tool-round limit" if exchange.stopped_early else "",
-                           exchange.steps, exchange.replayed)
-        if args.output:
-            self.shell.user_ns[args.output] = result
-        return result
+        return LLMResult(exchange.response, spec, request, args.format,
+                         "stopped at the tool-round limit" if exchange.stopped_early else "",
+                         exchange.steps, exchange.replayed)
 
     @magic_arguments()
     @argument("models", nargs="*", help="two or more provider:model ids or aliases")
