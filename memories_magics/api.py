@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from queue import Queue
-from threading import Event, Thread
 from typing import Any
 
 from .config import ModelSpec
 from .engine import Engine, default_engine
 from .errors import MemoriesError, UsageError
-from .types import Chunk, Response
+from .types import Response
 
 DEPLOYMENT_TYPES = ("local", "api")
 
@@ -66,16 +64,12 @@ class LoadModel:
         """``provider:model``."""
         return self.spec.model_id
 
-    def _run(self, prompt: str, stream: bool, on_chunk: Any = None, cancel: Event | None = None,
-             **params: Any) -> Response:
-        request = self.engine.request(self.spec, prompt, **params)
-        return self.engine.run(self.spec, request, cache=self.cache, stream=stream,
-                               on_chunk=on_chunk, api_key=self._api_key, cancel=cancel)
-
     def complete(self, prompt: str, **params: Any) -> Response:
         """The full :class:`~memories_magics.types.Response` (system, temperature, top_p,
         max_tokens, seed, logprobs as keyword arguments)."""
-        return self._run(prompt, stream=False, **params)
+        request = self.engine.request(self.spec, prompt, **params)
+        return self.engine.run(self.spec, request, cache=self.cache, stream=False,
+                               api_key=self._api_key)
 
     def get_response(self, prompt: str, **params: Any) -> dict[str, Any]:
         """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``."""
@@ -109,42 +103,9 @@ class LoadModel:
 
     def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives (a cache hit, or a model that cannot stream,
-        yields it in one piece).
-
-        The call runs on a worker thread, so a slow consumer never stalls the connection; if
-        the consumer stops early (``break``, Ctrl-C), the call is stopped too.
-        """
-        pieces: Queue[Any] = Queue()
-        done = object()
-        cancel = Event()
-
-        def worker() -> None:
-            streamed = False
-
-            def forward(chunk: Chunk) -> None:
-                nonlocal streamed
-                if chunk.text:
-                    streamed = True
-                    pieces.put(chunk.text)
-
-            try:
-                response = self._run(prompt, stream=True, on_chunk=forward, cancel=cancel,
-                                     **params)
-                if not streamed and response.text:
-                    pieces.put(response.text)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                pieces.put(exc)
-            finally:
-                pieces.put(done)
-
-        Thread(target=worker, daemon=True).start()
-        try:
-            while (item := pieces.get()) is not done:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            cancel.set()
+        yields it in one piece). Stopping early closes the connection and caches nothing."""
+        request = self.engine.request(self.spec, prompt, **params)
+        return self.engine.iter_run(self.spec, request, cache=self.cache, api_key=self._api_key)
 
 
 class MultiModelInference:

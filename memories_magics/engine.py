@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,33 +141,81 @@ class Engine:
         what arrived, marked interrupted.
         """
         mode = check_mode(cache or self.cache_mode)
-        if mode in ("use", "replay"):
-            hit = self.cache().get(request)
-            if hit is not None:
-                self._record(spec, hit)
-                return hit
-            if mode == "replay":
-                raise CacheMissError(
-                    f"replay mode: no cached answer from {spec.model_id} for this prompt and "
-                    f"these parameters in {shown_path(self.cache().directory)}; run it once with "
-                    "--cache use (or %llm cache mode use) to record it")
+        hit = self._lookup(spec, request, mode)
+        if hit is not None:
+            return hit
         provider = self.provider(spec.provider, api_key)
         if on_call is not None:
             on_call()
         if stream and spec.supports_streaming:
             response = self._stream(provider, request, on_chunk, cancel)
         else:
-            started = time.perf_counter()
-            try:
-                response = provider.complete(request)
-            except KeyboardInterrupt:
-                raise Interrupted(Response("", request.model, request.provider,
-                                           interrupted=True)) from None
-            response.latency_s = response.first_token_s = time.perf_counter() - started
+            response = self._complete(provider, request)
+        return self._finish(spec, request, mode, response)
+
+    def iter_run(self, spec: ModelSpec, request: Request, *, cache: str | None = None,
+                 api_key: str | None = None) -> Iterator[str]:
+        """:meth:`run` as a generator in the caller's thread: yields the answer's text as it
+        arrives (a cache hit or a model that cannot stream yields it whole) and caches it
+        once complete. Stopping early closes the stream and caches nothing."""
+        mode = check_mode(cache or self.cache_mode)
+        hit = self._lookup(spec, request, mode)
+        if hit is not None:
+            yield hit.text
+            return
+        provider = self.provider(spec.provider, api_key)
+        if not spec.supports_streaming:
+            response = self._finish(spec, request, mode, self._complete(provider, request))
+            yield response.text
+            return
+        started = time.perf_counter()
+        first: float | None = None
+        chunks: list[Chunk] = []
+        events = provider.stream(request)
+        try:
+            for chunk in events:
+                chunks.append(chunk)
+                if chunk.text:
+                    first = time.perf_counter() - started if first is None else first
+                    yield chunk.text
+        finally:
+            _close(events)
+        self._finish(spec, request, mode, Response.from_chunks(
+            chunks, request, first_token_s=first, latency_s=time.perf_counter() - started))
+
+    def _lookup(self, spec: ModelSpec, request: Request, mode: str) -> Response | None:
+        """The cached answer in ``use``/``replay`` mode (a replay miss is an error)."""
+        if mode not in ("use", "replay"):
+            return None
+        hit = self.cache().get(request)
+        if hit is not None:
+            self._record(spec, hit)
+            return hit
+        if mode == "replay":
+            raise CacheMissError(
+                f"replay mode: no cached answer from {spec.model_id} for this prompt and "
+                f"these parameters in {shown_path(self.cache().directory)}; run it once with "
+                "--cache use (or %llm cache mode use) to record it")
+        return None
+
+    def _finish(self, spec: ModelSpec, request: Request, mode: str,
+                response: Response) -> Response:
+        """Key, cache (if complete and the mode writes) and count a fresh response."""
         response.cache_key = request.cache_key()
         if mode in ("use", "refresh"):
             self.cache().put(request, response)
         self._record(spec, response)
+        return response
+
+    @staticmethod
+    def _complete(provider: Any, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = provider.complete(request)
+        except KeyboardInterrupt:
+            raise Interrupted(Response("", request.model, request.provider,
+                                       interrupted=True)) from None
+        response.latency_s = response.first_token_s = time.perf_counter() - started
         return response
 
     def chain(self, spec: ModelSpec, fallbacks: list[str] | tuple[str, ...] | None = None
@@ -237,9 +285,7 @@ class Engine:
             cut.error = str(exc)
             return cut
         finally:
-            close = getattr(events, "close", None)  # generators close their HTTP stream
-            if close is not None:
-                close()
+            _close(events)
         return assemble(interrupted=False)
 
     def _record(self, spec: ModelSpec, response: Response) -> None:
@@ -252,6 +298,14 @@ class Engine:
             totals.input_tokens += response.usage.input_tokens or 0
             totals.output_tokens += response.usage.output_tokens or 0
             totals.cost_usd += spec.cost(response.usage.input_tokens, response.usage.output_tokens)
+
+
+def _close(events: Any) -> None:
+    """Close a provider's stream (generators close their HTTP connection); plain iterators
+    have nothing to close."""
+    close = getattr(events, "close", None)
+    if close is not None:
+        close()
 
 
 _default: Engine | None = None

@@ -133,3 +133,14 @@ def test_connection_refused_is_one_line(engine: Engine, monkeypatch: pytest.Monk
     with pytest.raises(ProviderError, match="could not connect") as caught:
         model("anthropic", engine).get_response("hi")
     assert "\n" not in str(caught.value)
+
+
+def test_stopping_a_stream_early_caches_nothing(engine: Engine, fake: FakeLLMServer) -> None:
+    fake.script(Reply(text=TEXT, chunk_delay=0.02), Reply(text="complete answer"))
+    model = LoadModel("openai", "api", "test-model", engine=engine, cache="use")
+    pieces = model.get_streaming_response("hi")
+    assert next(pieces) and next(pieces)
+    pieces.close()
+    assert "".join(model.get_streaming_response("hi")) == "complete answer"
+    assert list(model.get_streaming_response("hi")) == ["complete answer"], "now a cache hit"
+    assert len(fake.requests) == 2
