@@ -1,6 +1,8 @@
 """The engine: model resolution, request building, cache modes, streaming and usage.
 
-The magics, the widgets and the Python API all call :meth:`Engine.run`; there is no second path.
+The magics, the widgets and the Python API all call :meth:`Engine.run` (or
+:meth:`Engine.iter_run`, its generator form for the streaming Python API, which shares the same
+cache lookup, cache write and accounting steps).
 """
 
 from __future__ import annotations
