@@ -170,20 +170,16 @@ class Engine:
             response = self._finish(spec, request, mode, self._complete(provider, request))
             yield response.text
             return
-        started = time.perf_counter()
-        first: float | None = None
-        chunks: list[Chunk] = []
+        received = _Received(request)
         events = provider.stream(request)
         try:
             for chunk in events:
-                chunks.append(chunk)
+                received.add(chunk)
                 if chunk.text:
-                    first = time.perf_counter() - started if first is None else first
                     yield chunk.text
         finally:
             _close(events)
-        self._finish(spec, request, mode, Response.from_chunks(
-            chunks, request, first_token_s=first, latency_s=time.perf_counter() - started))
+        self._finish(spec, request, mode, received.response())
 
     def _lookup(self, spec: ModelSpec, request: Request, mode: str) -> Response | None:
         """The cached answer in ``use``/``replay`` mode (a replay miss is an error)."""
@@ -258,37 +254,26 @@ class Engine:
     @staticmethod
     def _stream(provider: Any, request: Request, on_chunk: Callable[[Chunk], None] | None,
                 cancel: threading.Event | None) -> Response:
-        started = time.perf_counter()
-        first: float | None = None
-        chunks: list[Chunk] = []
-
-        def assemble(interrupted: bool) -> Response:
-            response = Response.from_chunks(chunks, request, first_token_s=first,
-                                            latency_s=time.perf_counter() - started)
-            response.interrupted = interrupted
-            return response
-
+        received = _Received(request)
         events = provider.stream(request)
         try:
             for chunk in events:
-                if first is None and chunk.text:
-                    first = time.perf_counter() - started
-                chunks.append(chunk)
+                received.add(chunk)
                 if on_chunk is not None:
                     on_chunk(chunk)
                 if cancel is not None and cancel.is_set():
-                    return assemble(interrupted=True)
+                    return received.response(interrupted=True)
         except KeyboardInterrupt:
-            raise Interrupted(assemble(interrupted=True)) from None
+            raise Interrupted(received.response(interrupted=True)) from None
         except ProviderError as exc:
-            if not chunks:
+            if not received.chunks:
                 raise
-            cut = assemble(interrupted=False)  # keep what was shown; no finish reason: uncached
+            cut = received.response()  # keep what was shown; no finish reason: uncached
             cut.error = str(exc)
             return cut
         finally:
             _close(events)
-        return assemble(interrupted=False)
+        return received.response()
 
     def _record(self, spec: ModelSpec, response: Response) -> None:
         with self._usage_lock:
@@ -300,6 +285,28 @@ class Engine:
             totals.input_tokens += response.usage.input_tokens or 0
             totals.output_tokens += response.usage.output_tokens or 0
             totals.cost_usd += spec.cost(response.usage.input_tokens, response.usage.output_tokens)
+
+
+class _Received:
+    """The chunks of one stream so far, with its timing; :meth:`response` assembles them."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.chunks: list[Chunk] = []
+        self.started = time.perf_counter()
+        self.first_token_s: float | None = None
+
+    def add(self, chunk: Chunk) -> None:
+        if self.first_token_s is None and chunk.text:
+            self.first_token_s = time.perf_counter() - self.started
+        self.chunks.append(chunk)
+
+    def response(self, interrupted: bool = False) -> Response:
+        response = Response.from_chunks(self.chunks, self.request,
+                                        first_token_s=self.first_token_s,
+                                        latency_s=time.perf_counter() - self.started)
+        response.interrupted = interrupted
+        return response
 
 
 def _close(events: Any) -> None:
