@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,43 @@ def unload_models() -> list[str]:
     return names
 
 
+def has_amx() -> bool:
+    """Whether this CPU has Intel AMX tiles (Linux's ``/proc/cpuinfo`` flags)."""
+    try:
+        return " amx_tile" in Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+
+
+@contextmanager
+def without_amx() -> Iterator[None]:
+    """Load models without llama.cpp's extra CPU buffer types when the CPU has AMX.
+
+    llama.cpp's AMX kernels segfault on some AMX machines (ggml-org/llama.cpp#20824, open),
+    and a native build enables them there. llama-cpp-python does not expose the model
+    parameter that turns them off (``use_extra_bufts``), so its defaults are wrapped for the
+    duration of a load (callers hold ``_models_lock``). Other CPUs keep the extra (repacking)
+    buffer types, which speed up prompt processing.
+    """
+    if not has_amx():
+        yield
+        return
+    import llama_cpp.llama_cpp as low_level
+
+    defaults = low_level.llama_model_default_params
+
+    def amx_off() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    low_level.llama_model_default_params = amx_off
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = defaults
+
+
 def _load(spec: ModelSpec) -> Any:
     with _models_lock:
         if spec.model_id not in _models:
@@ -89,8 +127,10 @@ def _load(spec: ModelSpec) -> Any:
             except ImportError:
                 raise MissingDependencyError(
                     f"local models need llama-cpp-python; run: {INSTALL_HINT}") from None
-            llama = Llama(model_path=gguf_path(spec), n_ctx=spec.max_length or 2048,
-                          n_threads=os.cpu_count() or 1, verbose=False)
+            path = gguf_path(spec)
+            with without_amx():
+                llama = Llama(model_path=path, n_ctx=spec.max_length or 2048,
+                              n_threads=os.cpu_count() or 1, verbose=False)
             _models[spec.model_id] = llama
         return _models[spec.model_id]
 
