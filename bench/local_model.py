@@ -33,6 +33,7 @@ ROUNDS = scaled(6)
 LOAD_ROUNDS = scaled(5)
 PAUSE_S = 0.3
 GOAL_RATIO = 0.95
+GOAL_FIRST_TOKEN = 1.2
 
 
 class Worker:
@@ -96,6 +97,7 @@ def main() -> list[Figure]:
     first = {k: summarize([r["first_s"] for r in v], "ms", 1e3) for k, v in runs.items()}
     load = summarize(loads["ours"], "ms", 1e3), summarize(loads["raw"], "ms", 1e3)
     ratio = speed["ours"].median / speed["raw"].median
+    first_ratio = first["ours"].median / first["raw"].median
     reset_ratio = speed["ours_seeded"].median / speed["raw_reset"].median
     return [
         Figure("local", f"SmolLM2 tokens/s ({MAX_TOKENS} tokens, whole call)", speed["ours"],
@@ -112,7 +114,9 @@ def main() -> list[Figure]:
                note="a seeded call evaluates the whole prompt (so it repeats exactly); so "
                     "does the baseline"),
         Figure("local", "SmolLM2 first-token latency", first["ours"], "raw llama-cpp-python",
-               first["raw"], first["ours"].median / first["raw"].median, "ours/raw"),
+               first["raw"], first_ratio, "ours/raw", goal=f"≤ {GOAL_FIRST_TOKEN:g}×",
+               met=first_ratio <= GOAL_FIRST_TOKEN,
+               note="ours: from the cell's start to the first answer text shown"),
         Figure("local", "SmolLM2 first-token latency with --seed", first["ours_seeded"],
                "raw, llama.reset() before each call", first["raw_reset"],
                first["ours_seeded"].median / first["raw_reset"].median, "ours/raw"),

@@ -36,6 +36,7 @@ GROUPS = {
     "local": ("bench.local_model", "local model vs raw llama-cpp-python"),
     "compare": ("bench.compare", "%%compare vs one call and a sequential loop"),
     "stream": ("bench.streaming", "streaming render throughput and update rate"),
+    "bigcompare": ("bench.big_compare", "%%compare of two 100 KB answers after they arrived"),
 }
 
 
