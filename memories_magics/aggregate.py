@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from .choices import AGGREGATION_METHODS
+from .vocabulary import AGGREGATION_METHODS
 from .errors import UsageError
 
 _PUNCTUATION = re.compile(r"[^\w\s]")

@@ -15,8 +15,8 @@ from typing import Any
 
 from .config import ModelSpec
 from .engine import Engine, default_engine
-from .errors import MemoriesError, UsageError
-from .types import Response
+from .errors import MemoriesError, StreamCutError, UsageError
+from .types import Chunk, Response
 
 DEPLOYMENT_TYPES = ("local", "api")
 
@@ -53,7 +53,9 @@ class LoadModel:
         if self.spec.type != deployment_type:
             raise UsageError(f"{self.spec.model_id} is a {self.spec.type} model; use "
                              f"deployment_type={self.spec.type!r}")
-        self._api_key = api_key
+        # The key lives only inside the provider object (whose repr hides it), never in an
+        # attribute of ours that a traceback's locals would print.
+        self._provider = self.engine.provider(self.spec.provider, api_key)
         self.cache = cache
 
     def __repr__(self) -> str:
@@ -69,7 +71,7 @@ class LoadModel:
         max_tokens, seed, logprobs as keyword arguments)."""
         request = self.engine.request(self.spec, prompt, **params)
         return self.engine.run(self.spec, request, cache=self.cache, stream=False,
-                               api_key=self._api_key)
+                               provider=self._provider)
 
     def get_response(self, prompt: str, **params: Any) -> dict[str, Any]:
         """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``."""
@@ -86,26 +88,35 @@ class LoadModel:
         in ``functions`` are included automatically) the calls are run, their results sent
         back, and ``result["text"]`` is the final answer; ``result["steps"]`` lists each call.
         """
-        from .tools import check_tool_support, function_schema, run_tool_loop
+        from .tools import function_schema
 
-        check_tool_support(self.spec)
+        if not self.engine.supports(self.spec, "function_calling"):
+            raise UsageError(f"{self.spec.label} can't call tools (supports_function_calling "
+                             "is false for it); use a model such as gpt-4o-mini or claude-haiku")
         schemas = [f if isinstance(f, dict) else function_schema(f) for f in functions]
         runnable = {f.__name__: f for f in functions if callable(f)} | (callables or {})
         request = self.engine.request(self.spec, prompt, tools=tuple(schemas), **params)
+        response = self.engine.run(self.spec, request, cache=self.cache, stream=False,
+                                   provider=self._provider, tools=runnable or None)
         if not runnable:
-            return response_dict(self.engine.run(self.spec, request, cache=self.cache,
-                                                 stream=False, api_key=self._api_key))
-        exchange = run_tool_loop(self.engine, self.spec, request, runnable, cache=self.cache,
-                                 stream=False, api_key=self._api_key)
-        return {**response_dict(exchange.response), "replayed": exchange.replayed,
+            return response_dict(response)
+        return {**response_dict(response), "replayed": response.cached,
                 "steps": [{"name": s.call.name, "arguments": s.call.arguments,
-                           "result": s.result, "is_error": s.is_error} for s in exchange.steps]}
+                           "result": s.result, "is_error": s.is_error}
+                          for s in response.tool_steps]}
 
     def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives (a cache hit, or a model that cannot stream,
-        yields it in one piece). Stopping early closes the connection and caches nothing."""
+        yields it in one piece). Stopping early closes the connection and caches nothing.
+        A stream cut after some text yields that text, then raises :class:`StreamCutError`
+        saying after how much and by what."""
         request = self.engine.request(self.spec, prompt, **params)
-        return self.engine.iter_run(self.spec, request, cache=self.cache, api_key=self._api_key)
+        for event in self.engine.answer(self.spec, request, cache=self.cache,
+                                        provider=self._provider):
+            if isinstance(event, Chunk) and event.text:
+                yield event.text
+            elif isinstance(event, Response) and event.error and not event.complete:
+                raise StreamCutError(f"{self.spec.label}: {event.error}; nothing was cached")
 
 
 class MultiModelInference:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .choices import CACHE_MODES
+from .vocabulary import CACHE_MODES
 from .errors import CacheError, UsageError
 from .types import Request, Response
 

@@ -22,6 +22,8 @@ USER_CONFIG_ENV = "MEMORIES_MAGICS_CONFIG"
 DEFAULT_MODEL_ENV = "MEMORIES_MAGICS_DEFAULT_MODEL"
 DEFAULT_USER_CONFIG = Path("~/.config/memories_magics/model_config.json")
 BUILTIN_PROVIDERS = ("openai", "anthropic", "cohere", "mistral", "deepseek", "local")
+#: What a provider or model may be able to do (``supports_<name>`` in model_config.json).
+CAPABILITIES = ("streaming", "function_calling", "logprobs", "vision", "schema", "embeddings")
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,9 @@ class ModelSpec:
     max_length: int | None = None
     temperature: float | None = None
     top_p: float | None = None
-    supports_streaming: bool = True
-    supports_function_calling: bool = False
+    #: Per-model capability overrides from model_config.json (``supports_<name>`` keys);
+    #: a capability not listed here is the provider's default (see Engine.supports).
+    capabilities: tuple[tuple[str, bool], ...] = ()
     price_in: float = 0.0
     price_out: float = 0.0
     fallbacks: tuple[str, ...] = field(default=())
@@ -53,6 +56,10 @@ class ModelSpec:
     def label(self) -> str:
         """How output names the model: its alias, else its id."""
         return self.alias or self.model_id
+
+    def capability(self, name: str) -> bool | None:
+        """This model's own value for a capability, or None to use its provider's default."""
+        return dict(self.capabilities).get(name)
 
     def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
         """Estimated USD cost from the per-million-token prices in model_config.json."""
@@ -128,8 +135,9 @@ class Config:
             description=entry.get("description", ""), gguf=entry.get("gguf"),
             chat=entry.get("chat", True), max_length=params.get("max_length"),
             temperature=params.get("temperature"), top_p=params.get("top_p"),
-            supports_streaming=params.get("supports_streaming", True),
-            supports_function_calling=params.get("supports_function_calling", False),
+            capabilities=tuple((key.removeprefix("supports_"), bool(value))
+                               for key, value in params.items()
+                               if key.startswith("supports_") and value is not None),
             price_in=float(pricing.get("input", 0.0)), price_out=float(pricing.get("output", 0.0)),
             fallbacks=tuple(fallbacks),
         )

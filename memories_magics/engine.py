@@ -1,8 +1,16 @@
-"""The engine: model resolution, request building, cache modes, streaming and usage.
+"""The engine: one streaming driver that every front end drains.
 
-The magics, the widgets and the Python API all call :meth:`Engine.run` (or
-:meth:`Engine.iter_run`, its generator form for the streaming Python API, which shares the same
-cache lookup, cache write and accounting steps).
+:meth:`Engine.answer` is the single request path: cache lookup (a hit yields the whole text),
+the provider's stream (or one blocking call, as a single chunk), the tool loop when tools are
+given (:func:`memories_magics.tools.tool_rounds`), collection, and then, in one place that
+knows whether the stream completed, the cache write and the usage count. It yields
+:class:`~memories_magics.types.Chunk` and :class:`~memories_magics.types.ToolStep` events and
+ends with the :class:`~memories_magics.types.Response`.
+
+:meth:`Engine.answer_chain` is the fallback layer around it, with the same shape (as httpx
+layers redirects around one ``send``): it yields an :class:`Attempt` before each model and
+moves on when a model fails before answering. :meth:`Engine.run` drains either into a
+Response for callers that don't stream.
 """
 
 from __future__ import annotations
@@ -10,15 +18,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, default_cache_dir, shown_path
 from .config import Config, ModelSpec
-from .errors import CacheMissError, MissingDependencyError, MissingKeyError, ProviderError
-from .types import Chunk, Message, Request, Response
+from .errors import (CacheMissError, MemoriesError, MissingDependencyError, MissingKeyError,
+                     ProviderError, UsageError)
+from .options import request_params
+from .types import Chunk, Message, Request, Response, ToolStep, Usage
 
 if TYPE_CHECKING:
     from .providers.base import Provider
@@ -30,6 +40,28 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, partial: Response) -> None:
         super().__init__("interrupted")
         self.partial = partial
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The fallback layer moved to ``spec``; ``skipped`` says why earlier models were passed."""
+
+    spec: ModelSpec
+    request: Request
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """"answered by fallback X (why)" when earlier models were skipped, else ""."""
+        if not self.skipped:
+            return ""
+        return f"answered by fallback {self.spec.label} ({'; '.join(self.skipped)})"
+
+
+Event = Union[Chunk, ToolStep, Attempt, Response]
+#: Errors that make the fallback layer try the next model (nothing was answered yet).
+FALLBACK_ERRORS = (ProviderError, MissingKeyError, MissingDependencyError, CacheMissError,
+                   UsageError)
 
 
 @dataclass
@@ -75,23 +107,54 @@ class Engine:
 
         return self.config.resolve(model_id or self.default_model(), provider_names())
 
+    def supports(self, spec: ModelSpec, capability: str) -> bool:
+        """Whether ``spec`` can do ``capability`` (streaming, function_calling, logprobs,
+        vision, schema, embeddings): model_config.json's per-model value, else its
+        provider's default."""
+        from .providers import provider_class
+
+        override = spec.capability(capability)
+        if override is not None:
+            return override
+        return capability in provider_class(spec.provider).capabilities
+
+    def availability(self, spec: ModelSpec) -> tuple[bool, str]:
+        """Whether ``spec`` can run now, and why not: ``(True, "local")``,
+        ``(True, "key set")``, ``(False, "set OPENAI_API_KEY")``,
+        ``(False, "needs llama-cpp-python")``. ``%llm models`` and the panel's picker both
+        ask this."""
+        from importlib.util import find_spec
+
+        if spec.provider == "local":
+            ready = find_spec("llama_cpp") is not None
+            return ready, "local" if ready else "needs llama-cpp-python"
+        try:
+            provider = self.provider(spec.provider)
+        except MemoriesError as exc:
+            return False, str(exc)
+        if provider.key_env is None:
+            return True, "no key needed"
+        if provider.has_key():
+            return True, "key set"
+        return False, f"set {provider.key_env}"
+
     def request(self, spec: ModelSpec, prompt: str | None = None, *,
-                messages: list[Message] | None = None, system: str | None = None,
-                temperature: float | None = None, top_p: float | None = None,
-                max_tokens: int | None = None, seed: int | None = None,
-                tools: tuple[dict[str, Any], ...] = (), logprobs: bool = False) -> Request:
-        """A Request for ``spec``; unset sampling parameters take the model's configured ones."""
+                messages: Sequence[Message] | None = None,
+                tools: Sequence[dict[str, Any]] = (), logprobs: bool = False,
+                **sampling: Any) -> Request:
+        """A Request for ``spec`` from the sampling options of vocabulary.json (validated;
+        unset ones take the model's configured values)."""
         if messages is None:
             messages = [{"role": "user", "content": prompt or ""}]
-        temperature = spec.temperature if temperature is None else temperature
-        top_p = spec.top_p if top_p is None else top_p
-        return Request(  # numbers normalised so that -t 1 and temperature=1.0 share a cache key
-            provider=spec.provider, model=spec.name, messages=tuple(messages), system=system,
-            temperature=None if temperature is None else float(temperature),
-            top_p=None if top_p is None else float(top_p),
-            max_tokens=max_tokens or self.config.settings.get("max_tokens"),
-            seed=seed, tools=tuple(tools),
-            logprobs=logprobs and self.provider(spec.provider).supports_logprobs)
+        params = request_params(sampling)
+        for name in ("temperature", "top_p"):
+            if params.get(name) is None and getattr(spec, name) is not None:
+                params[name] = float(getattr(spec, name))
+        if params.get("max_tokens") is None:
+            params["max_tokens"] = self.config.settings.get("max_tokens")
+        return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),
+                       tools=tuple(tools), **params,
+                       logprobs=logprobs and self.supports(spec, "logprobs"))
 
     def provider(self, name: str, api_key: str | None = None) -> Provider:
         """The provider called ``name``, built once per engine (and per explicit key)."""
@@ -129,57 +192,104 @@ class Engine:
         self._cache = ResponseCache(Path(directory).expanduser())
         return self._cache
 
-    # -- running -------------------------------------------------------------------------
-    def run(self, spec: ModelSpec, request: Request, *, cache: str | None = None,
-            stream: bool = True, on_chunk: Callable[[Chunk], None] | None = None,
-            on_call: Callable[[], None] | None = None, api_key: str | None = None,
-            cancel: threading.Event | None = None) -> Response:
-        """Answer ``request`` from the cache or the provider, by cache mode:
+    # -- the one driver ------------------------------------------------------------------
+    def answer(self, spec: ModelSpec, request: Request, *, cache: str | None = None,
+               stream: bool = True, provider: Provider | None = None,
+               cancel: threading.Event | None = None,
+               tools: dict[str, Callable[..., Any]] | None = None,
+               on_call: Callable[[], None] | None = None) -> Iterator[Event]:
+        """Answer ``request`` from the cache or the provider, by cache mode.
 
         ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
-        reads (a miss is a :class:`CacheMissError`). Only complete answers are written.
-        ``on_call`` runs just before the provider is called (not on a cache hit), ``on_chunk``
-        sees streamed pieces as they arrive; setting ``cancel`` stops the call and returns
-        what arrived, marked interrupted.
+        reads (a miss is a :class:`CacheMissError`). Only complete, valid answers are
+        written. ``provider`` is the one to ask (default: the engine's for ``spec``; the
+        Python API passes one built with its own key, so no key travels as an argument). With ``tools`` the whole exchange is one answer (cached under the first
+        request, replayed without running a function). ``on_call`` runs just before the
+        provider is called; setting ``cancel`` stops the call and ends with what arrived,
+        marked interrupted. A stream cut after some text ends with a Response whose
+        ``error`` says so; Ctrl-C raises :class:`Interrupted` with the partial answer.
+        Closing the generator early caches nothing.
         """
         mode = check_mode(cache or self.cache_mode)
         hit = self._lookup(spec, request, mode)
         if hit is not None:
-            return hit
-        provider = self.provider(spec.provider, api_key)
+            yield from hit.tool_steps
+            if hit.text:
+                yield Chunk(text=hit.text)
+            yield hit
+            return
+        if tools is not None and not self.supports(spec, "function_calling"):
+            raise UsageError(f"{spec.label} can't call tools (supports_function_calling is "
+                             "false for it in model_config.json); use a model such as "
+                             "gpt-4o-mini or claude-haiku")
+        provider = provider or self.provider(spec.provider)
         if on_call is not None:
             on_call()
-        if stream and spec.supports_streaming:
-            response = self._stream(provider, request, on_chunk, cancel)
+        streams = stream and self.supports(spec, "streaming")
+        if tools is None:
+            source: Iterator[Chunk | ToolStep] = provider_chunks(provider, request, streams)
         else:
-            response = self._complete(provider, request)
-        return self._finish(spec, request, mode, response)
+            from .tools import tool_rounds
 
-    def iter_run(self, spec: ModelSpec, request: Request, *, cache: str | None = None,
-                 api_key: str | None = None) -> Iterator[str]:
-        """:meth:`run` as a generator in the caller's thread: yields the answer's text as it
-        arrives (a cache hit or a model that cannot stream yields it whole) and caches it
-        once complete. Stopping early closes the stream and caches nothing."""
-        mode = check_mode(cache or self.cache_mode)
-        hit = self._lookup(spec, request, mode)
-        if hit is not None:
-            yield hit.text
-            return
-        provider = self.provider(spec.provider, api_key)
-        if not spec.supports_streaming:
-            response = self._finish(spec, request, mode, self._complete(provider, request))
-            yield response.text
-            return
-        received = _Received(request)
-        events = provider.stream(request)
+            rounds = int(self.config.settings.get("max_tool_rounds", 4))
+            source = tool_rounds(lambda r: provider_chunks(provider, r, streams), request,
+                                 tools, rounds)
+        received = Received(request)
         try:
-            for chunk in events:
-                received.add(chunk)
-                if chunk.text:
-                    yield chunk.text
+            for event in source:
+                received.add(event)
+                yield event
+                if cancel is not None and cancel.is_set():
+                    received.interrupted = True
+                    break
+        except KeyboardInterrupt:
+            received.interrupted = True
+            raise Interrupted(received.response()) from None
+        except ProviderError as exc:
+            if not received.started:
+                raise
+            received.cut = exc
         finally:
-            _close(events)
-        self._finish(spec, request, mode, received.response())
+            _close(source)
+        response = received.response()
+        response.cache_key = request.cache_key()
+        if mode in ("use", "refresh") and response.cacheable:
+            self.cache().put(request, response)
+        self._record(spec, response)
+        yield response
+
+    def answer_chain(self, specs: Sequence[ModelSpec],
+                     make_request: Callable[[ModelSpec], Request],
+                     **options: Any) -> Iterator[Event]:
+        """:meth:`answer` over ``specs`` in order (a model and its fallbacks): a model that
+        errors before answering (no key, no runtime, HTTP error, replay miss, can't call the
+        tools) is skipped, with an :class:`Attempt` event before each model."""
+        skipped: list[str] = []
+        for position, spec in enumerate(specs):
+            request = make_request(spec)
+            yield Attempt(spec, request, tuple(skipped))
+            try:
+                yield from self.answer(spec, request, **options)
+                return
+            except FALLBACK_ERRORS as exc:
+                if position < len(specs) - 1:
+                    skipped.append(f"{spec.label}: {exc}")
+                    continue
+                if skipped:
+                    raise type(exc)(f"every fallback failed: {'; '.join(skipped)}; "
+                                    f"last: {exc}") from None
+                raise
+
+    def run(self, spec: ModelSpec, request: Request, *,
+            on_chunk: Callable[[Chunk], None] | None = None, **options: Any) -> Response:
+        """Drain :meth:`answer` into its Response (``on_chunk`` sees the pieces)."""
+        return drain(self.answer(spec, request, **options), on_chunk)
+
+    def chain(self, spec: ModelSpec, fallbacks: Sequence[str] | None = None
+              ) -> list[ModelSpec]:
+        """``spec`` then its fallbacks: the given ids, else those in model_config.json."""
+        names = spec.fallbacks if fallbacks is None else fallbacks
+        return [spec, *(self.model(name) for name in names if name.strip())]
 
     def _lookup(self, spec: ModelSpec, request: Request, mode: str) -> Response | None:
         """The cached answer in ``use``/``replay`` mode (a replay miss is an error)."""
@@ -196,85 +306,6 @@ class Engine:
                 "--cache use (or %llm cache mode use) to record it")
         return None
 
-    def _finish(self, spec: ModelSpec, request: Request, mode: str,
-                response: Response) -> Response:
-        """Key, cache (if complete and the mode writes) and count a fresh response."""
-        response.cache_key = request.cache_key()
-        if mode in ("use", "refresh"):
-            self.cache().put(request, response)
-        self._record(spec, response)
-        return response
-
-    @staticmethod
-    def _complete(provider: Any, request: Request) -> Response:
-        started = time.perf_counter()
-        try:
-            response = provider.complete(request)
-        except KeyboardInterrupt:
-            raise Interrupted(Response("", request.model, request.provider,
-                                       interrupted=True)) from None
-        response.latency_s = response.first_token_s = time.perf_counter() - started
-        return response
-
-    def chain(self, spec: ModelSpec, fallbacks: list[str] | tuple[str, ...] | None = None
-              ) -> list[ModelSpec]:
-        """``spec`` then its fallbacks: the given ids, else those in model_config.json."""
-        names = spec.fallbacks if fallbacks is None else fallbacks
-        return [spec, *(self.model(name) for name in names if name.strip())]
-
-    def run_chain(self, specs: list[ModelSpec], make_request: Callable[[ModelSpec], Request],
-                  *, on_attempt: Callable[[ModelSpec], None] | None = None,
-                  **run_options: Any) -> tuple[ModelSpec, Request, Response, str]:
-        """Try ``specs`` in order (a model and its fallbacks) until one answers.
-
-        A model is skipped when it errors, has no key, lacks its runtime or, in replay mode,
-        has no cached answer. Returns the model that answered, its request and response, and
-        a note saying why earlier ones were skipped ("" if the first answered).
-        """
-        skipped: list[str] = []
-        for position, spec in enumerate(specs):
-            request = make_request(spec)
-            if on_attempt is not None:
-                on_attempt(spec)
-            try:
-                response = self.run(spec, request, **run_options)
-            except (ProviderError, MissingKeyError, MissingDependencyError, CacheMissError) as exc:
-                if position == len(specs) - 1:
-                    if skipped:
-                        raise type(exc)(f"every fallback failed: {'; '.join(skipped)}; "
-                                        f"last: {exc}") from None
-                    raise
-                skipped.append(f"{spec.label}: {exc}")
-                continue
-            label = spec.label
-            note = f"answered by fallback {label} ({'; '.join(skipped)})" if skipped else ""
-            return spec, request, response, note
-        raise ValueError("run_chain needs at least one model")
-
-    @staticmethod
-    def _stream(provider: Any, request: Request, on_chunk: Callable[[Chunk], None] | None,
-                cancel: threading.Event | None) -> Response:
-        received = _Received(request)
-        events = provider.stream(request)
-        try:
-            for chunk in events:
-                received.add(chunk)
-                if on_chunk is not None:
-                    on_chunk(chunk)
-                if cancel is not None and cancel.is_set():
-                    return received.response(interrupted=True)
-        except KeyboardInterrupt:
-            raise Interrupted(received.response(interrupted=True)) from None
-        except ProviderError as exc:
-            if not received.chunks:
-                raise
-            cut = received.response()  # keep what was shown; no finish reason: uncached
-            cut.error = str(exc)
-            return cut
-        finally:
-            _close(events)
-        return received.response()
-
     def _record(self, spec: ModelSpec, response: Response) -> None:
         with self._usage_lock:
             totals = self.usage.setdefault(spec.model_id, ModelUsage())
@@ -287,31 +318,112 @@ class Engine:
             totals.cost_usd += spec.cost(response.usage.input_tokens, response.usage.output_tokens)
 
 
-class _Received:
-    """The chunks of one stream so far, with its timing; :meth:`response` assembles them."""
+def interrupt(events: Iterator[Event]) -> Response | None:
+    """Ctrl-C arrived while the consumer of ``events`` was busy between two events: deliver
+    it inside the driver, which answers with the partial Response (None if it had none)."""
+    try:
+        events.throw(KeyboardInterrupt())
+    except Interrupted as exc:
+        return exc.partial
+    except (KeyboardInterrupt, StopIteration):
+        return None
+    events.close()
+    return None
+
+
+def provider_chunks(provider: Provider, request: Request, stream: bool) -> Iterator[Chunk]:
+    """The provider's answer as chunks: its stream, or one blocking call as a single chunk."""
+    if stream:
+        yield from provider.stream(request)
+        return
+    whole = provider.complete(request)
+    yield Chunk(text=whole.text, finish_reason=whole.finish_reason, usage=whole.usage,
+                tool_calls=whole.tool_calls, logprobs=whole.logprobs)
+
+
+def drain(events: Iterator[Event], on_chunk: Callable[[Chunk], None] | None = None) -> Response:
+    """Run an answer's events to the end and return its Response."""
+    for event in events:
+        if isinstance(event, Response):
+            return event
+        if isinstance(event, Chunk) and on_chunk is not None:
+            on_chunk(event)
+    raise RuntimeError("an answer ended without a Response")  # a bug, not a user error
+
+
+class Received:
+    """What one answer's stream has delivered so far, with its timing.
+
+    Chunks are grouped in rounds (a tool exchange has several): a :class:`ToolStep` closes a
+    round, whose tokens are added to the answer's and whose text is replaced by the next
+    round's. :meth:`response` assembles the answer, cut (``cut``) or interrupted as it is.
+    """
 
     def __init__(self, request: Request) -> None:
         self.request = request
-        self.chunks: list[Chunk] = []
-        self.started = time.perf_counter()
+        self.started_at = time.perf_counter()
         self.first_token_s: float | None = None
+        self.round: list[Chunk] = []
+        self.steps: list[ToolStep] = []
+        self.spent = Usage()
+        self.interrupted = False
+        self.cut: MemoriesError | None = None
+        self.started = False
 
-    def add(self, chunk: Chunk) -> None:
-        if self.first_token_s is None and chunk.text:
-            self.first_token_s = time.perf_counter() - self.started
-        self.chunks.append(chunk)
+    def add(self, event: Chunk | ToolStep) -> None:
+        """Take one event from the source."""
+        self.started = True
+        if isinstance(event, ToolStep):
+            if self.round:
+                self._close_round()
+            self.steps.append(event)
+            return
+        if self.first_token_s is None and event.text:
+            self.first_token_s = time.perf_counter() - self.started_at
+        self.round.append(event)
 
-    def response(self, interrupted: bool = False) -> Response:
-        response = Response.from_chunks(self.chunks, self.request,
-                                        first_token_s=self.first_token_s,
-                                        latency_s=time.perf_counter() - self.started)
-        response.interrupted = interrupted
+    def _close_round(self) -> None:
+        usage = Response.from_chunks(self.round, self.request, latency_s=None,
+                                     first_token_s=None).usage
+        self.spent = _add(self.spent, usage)
+        self.round = []
+
+    def response(self) -> Response:
+        """The answer so far (complete only if the provider said it ended)."""
+        response = Response.from_chunks(self.round, self.request, first_token_s=self.first_token_s,
+                                        latency_s=time.perf_counter() - self.started_at)
+        if self.steps:
+            response.usage = _add(self.spent, response.usage)
+            response.tool_steps = tuple(self.steps)
+        response.interrupted = self.interrupted
+        if self.cut is not None:
+            response.finish_reason = None
+            response.error = (f"the stream was cut after {len(response.text):,} characters: "
+                              f"{_cut_reason(self.cut)}")
+        elif response.finish_reason is None and not self.interrupted:
+            response.error = (f"the stream was cut after {len(response.text):,} characters: "
+                              "it ended without saying the answer was finished")
         return response
 
 
+def _cut_reason(error: MemoriesError) -> str:
+    """Why a stream that had started stopped: a dropped connection reads as one, never as
+    "could not connect"."""
+    if isinstance(error, ProviderError) and error.kind in ("connect", "dropped"):
+        return f"{error.provider}: the connection dropped ({error.detail})"
+    return str(error)
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    """Token counts summed; unknown stays unknown only if both are."""
+    def plus(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+    return Usage(plus(a.input_tokens, b.input_tokens), plus(a.output_tokens, b.output_tokens))
+
+
 def _close(events: Any) -> None:
-    """Close a provider's stream (generators close their HTTP connection); plain iterators
-    have nothing to close."""
+    """Close a source (generators close their HTTP connection); plain iterators have nothing
+    to close."""
     close = getattr(events, "close", None)
     if close is not None:
         close()

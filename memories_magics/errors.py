@@ -31,13 +31,23 @@ class MissingDependencyError(MemoriesError):
 
 
 class ProviderError(MemoriesError):
-    """The provider answered with an error (HTTP status and its message) or was unreachable."""
+    """The provider answered with an error or could not be reached.
+
+    ``kind`` says which: ``status`` (an HTTP error status), ``event`` (an error event inside a
+    stream), ``timeout``, ``connect`` (no connection), ``dropped`` (the connection broke
+    after the server answered), ``response`` (an answer we can't read), ``sdk`` (anything
+    else). ``detail`` is the server's own message; ``provider`` the provider's name.
+    """
 
     def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, kind: str = "sdk", provider: str = "",
+                 detail: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.kind = kind
+        self.provider = provider
+        self.detail = detail or message
 
 
 class CacheMissError(MemoriesError):
@@ -50,3 +60,7 @@ class CacheError(MemoriesError):
 
 class UsageError(MemoriesError):
     """Bad magic options or input (unknown option, empty cell, undefined name)."""
+
+
+class StreamCutError(ProviderError):
+    """A stream ended before the model finished (the partial text was already delivered)."""

@@ -1,7 +1,8 @@
 """Running a prompt with live output: what ``%%llm``/``%%compare`` and the panel share.
 
-Each function streams into a live view (:mod:`memories_magics.display.stream`) and returns
-the final result object; the caller decides where views and results are shown.
+Each function drains the engine's events into a live view
+(:mod:`memories_magics.display.stream`) and returns the final result object; the caller
+decides where views and results are shown.
 """
 
 from __future__ import annotations
@@ -11,39 +12,61 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import ModelSpec
-from .engine import Engine, Interrupted
+from .engine import Attempt, Engine, Interrupted, interrupt
 from .result import LLMResult
-from .types import Request
+from .types import Chunk, Request, Response, ToolStep
 
 
 def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[ModelSpec], Request],
                 *, fmt: str, cache: str | None, stream: bool,
+                tools: dict[str, Callable[..., Any]] | None = None,
                 cancel: threading.Event | None = None, **view_options: Any) -> LLMResult:
-    """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView; the
-    first use of a local model shows a loading notice; Ctrl-C keeps the partial answer."""
+    """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView; tool
+    calls show as they run; the first use of a local model shows a loading notice; Ctrl-C
+    keeps the partial answer (and the tool calls made so far)."""
     from .display.stream import StreamView
     from .providers.local import is_loaded
 
-    current = chain[0]
-    view = StreamView(current.label, **view_options)
-
-    def attempt(model: ModelSpec) -> None:
-        nonlocal current
-        current = model
-        view.label = model.label
+    attempt = Attempt(chain[0], make_request(chain[0]))
+    view = StreamView(attempt.spec.label, **view_options)
 
     def announce_load() -> None:
-        if current.provider == "local" and not is_loaded(current):
+        if attempt.spec.provider == "local" and not is_loaded(attempt.spec):
             view.status(f"Loading {view.label} (first use in this kernel)…")
 
+    response: Response | None = None
+    events = engine.answer_chain(chain, make_request, cache=cache, stream=stream, tools=tools,
+                                 cancel=cancel, on_call=announce_load)
     try:
-        spec, request, response, note = engine.run_chain(
-            chain, make_request, on_attempt=attempt, cache=cache, stream=stream,
-            on_call=announce_load, on_chunk=lambda c: view.feed(c.text), cancel=cancel)
+        for event in events:
+            if isinstance(event, Attempt):
+                attempt = event
+                view.label = event.spec.label
+            elif isinstance(event, Chunk):
+                view.feed(event.text)
+            elif isinstance(event, ToolStep):
+                view.feed(f"\n[{event.call.name} → {event.result[:80]}]\n")
+            else:
+                response = event
     except Interrupted as exc:
-        spec, request, response, note = current, make_request(current), exc.partial, ""
+        response = exc.partial
+    except KeyboardInterrupt:  # between two events: the driver still holds the partial
+        response = interrupt(events) or Response(view.text, attempt.request.model,
+                                                 attempt.request.provider, interrupted=True)
     view.finish()
-    return LLMResult(response, spec, request, fmt, note)
+    assert response is not None  # answer_chain ends with a Response or raises
+    return LLMResult(response, attempt.spec, attempt.request, fmt, _note(attempt, response))
+
+
+def _note(attempt: Attempt, response: Response) -> str:
+    """What the user must know besides the answer: the fallback that answered, a tool loop
+    that was interrupted or stopped at its round limit."""
+    notes = [attempt.note]
+    if response.tool_steps and response.interrupted:
+        notes.append("interrupted during the tool loop")
+    elif response.finish_reason == "tool_calls" and response.tool_steps:
+        notes.append("stopped at the tool-round limit")
+    return "; ".join(n for n in notes if n)
 
 
 def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request], prompt: str,

@@ -9,13 +9,13 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .choices import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
 from .errors import UsageError
+from .options import REQUEST_OPTIONS, check_args, magic_options
+from .vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
     from .config import ModelSpec
     from .engine import Engine
-    from .result import LLMResult
     from .types import Request
 
 SUBCOMMANDS = {
@@ -38,25 +38,6 @@ def _publish_table(headers: list[str], rows: list[list[Any]], title: str) -> Non
     display(table_bundle(headers, rows, title), raw=True)
 
 
-def model_option_arguments(func: Any) -> Any:
-    """The options ``%%llm`` and ``%%compare`` share (see ../DESIGN.md)."""
-    for decorator in reversed([
-        argument("-s", "--system", help="system prompt"),
-        argument("-t", "--temperature", type=float, help="sampling temperature"),
-        argument("--top-p", type=float, help="nucleus sampling"),
-        argument("--max-tokens", type=int, help="upper bound on answer tokens"),
-        argument("--seed", type=int, help="sampling seed (local model: same text every run)"),
-        argument("-f", "--format", choices=FORMATS, default="markdown",
-                 help="how to render the answer"),
-        argument("--no-stream", action="store_true", help="wait for the whole answer"),
-        argument("--cache", choices=CACHE_MODES,
-                 help="cache mode for this cell (default: %%llm cache mode)"),
-        argument("-o", "--output", metavar="VAR", help="store the result object in VAR"),
-    ]):
-        func = decorator(func)
-    return func
-
-
 def parse(magic: Any, line: str) -> Any:
     """Parse magic options, turning argparse errors into one line with the way to help.
 
@@ -68,9 +49,10 @@ def parse(magic: Any, line: str) -> Any:
     except ValueError as exc:  # e.g. an unclosed quote
         raise UsageError(f"{exc} in {line!r}; see %%{magic.__name__}? for the options") from None
     try:
-        return magic.parser.parse_args(words)
+        args = magic.parser.parse_args(words)
     except IPythonUsageError as exc:
         raise UsageError(f"{exc}; see %%{magic.__name__}? for the options") from None
+    return check_args(args, magic.__name__)
 
 
 @magics_class
@@ -95,9 +77,7 @@ class LLMMagics(Magics):
     @magic_arguments()
     @argument("model", nargs="?", help="provider:model or alias (default: %%llm use, else smollm2)")
     @argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
-    @argument("--fallback", metavar="M1,M2", help="models to try in turn if this one fails")
-    @argument("--tools", metavar="F,G", help="notebook functions the model may call")
-    @model_option_arguments
+    @magic_options("llm")
     @line_cell_magic
     def llm(self, line: str, cell: str | None = None) -> Any:
         """Ask a language model; the cell body is the prompt ({expr} interpolates, {{ }} escape).
@@ -107,60 +87,29 @@ class LLMMagics(Magics):
         """
         if cell is None:
             return self._subcommand(line)
+        from .live import answer_live
+
         args = parse(self.llm, line)
         spec = self.engine.model(args.model_option or args.model)
+        chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
+        prompt = self._prompt(cell, "%%llm")
+        tools, schemas = None, ()
         if args.tools:
-            result = self._llm_with_tools(spec, cell, args)
-        else:
-            from .live import answer_live
+            from .tools import function_schema, resolve_tools
 
-            chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
-            prompt = self._prompt(cell, "%%llm")
-            result = answer_live(self.engine, chain,
-                                 lambda model: self._request(model, prompt, args),
-                                 fmt=args.format, cache=args.cache, stream=not args.no_stream)
+            tools = resolve_tools(args.tools, self.shell.user_ns)
+            schemas = tuple(function_schema(f) for f in tools.values())
+        result = answer_live(self.engine, chain,
+                             lambda model: self._request(model, prompt, args, schemas),
+                             fmt=args.format, cache=args.cache, stream=not args.no_stream,
+                             tools=tools)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
 
-    def _llm_with_tools(self, spec: ModelSpec, cell: str, args: Any) -> LLMResult:
-        from .display.stream import StreamView
-        from .engine import Interrupted
-        from .result import LLMResult
-        from .tools import check_tool_support, function_schema, resolve_tools, run_tool_loop
-
-        if args.fallback:
-            raise UsageError("--fallback cannot be combined with --tools yet; choose one")
-        tools = resolve_tools(args.tools, self.shell.user_ns)
-        check_tool_support(spec)
-        request = self._request(spec, self._prompt(cell, "%%llm"), args,
-                                tools=tuple(function_schema(f) for f in tools.values()))
-        view = StreamView(spec.label)
-        taken: list[Any] = []
-
-        def step(done: Any) -> None:
-            taken.append(done)
-            view.feed(f"\n[{done.call.name} → {done.result[:80]}]\n")
-
-        try:
-            exchange = run_tool_loop(
-                self.engine, spec, request, tools, cache=args.cache, stream=not args.no_stream,
-                on_chunk=lambda c: view.feed(c.text), on_step=step)
-        except Interrupted as exc:  # keep the calls already made; nothing is cached
-            view.finish()
-            return LLMResult(exc.partial, spec, request, args.format,
-                             "interrupted during the tool loop", taken)
-        view.finish()
-        return LLMResult(exchange.response, spec, request, args.format,
-                         "stopped at the tool-round limit" if exchange.stopped_early else "",
-                         exchange.steps, exchange.replayed)
-
     @magic_arguments()
     @argument("models", nargs="*", help="two or more provider:model ids or aliases")
-    @model_option_arguments
-    @argument("--aggregate", choices=AGGREGATION_METHODS, default="consensus",
-              help="how to pick one answer (see memories_magics.aggregate)")
-    @argument("--diff", choices=DIFF_MODES, default="word", help="diff granularity")
+    @magic_options("compare")
     @cell_magic
     def compare(self, line: str, cell: str) -> Any:
         """Ask several models the same prompt at once; columns stream side by side, then the
@@ -190,9 +139,8 @@ class LLMMagics(Magics):
     def _request(self, spec: ModelSpec, prompt: str, args: Any,
                  tools: tuple[dict[str, Any], ...] = ()) -> Request:
         return self.engine.request(
-            spec, prompt, system=args.system, temperature=args.temperature, top_p=args.top_p,
-            max_tokens=args.max_tokens, seed=args.seed, tools=tools,
-            logprobs=getattr(args, "aggregate", None) == "best_confidence")
+            spec, prompt, tools=tools, logprobs=getattr(args, "aggregate", None) == "best_confidence",
+            **{name: getattr(args, name) for name in REQUEST_OPTIONS})
 
     # -- %llm subcommands ----------------------------------------------------------------
     def _subcommand(self, line: str) -> Any:
@@ -215,19 +163,17 @@ class LLMMagics(Magics):
         return handler(rest)
 
     def _models(self, _: list[str]) -> None:
-        rows = []
-        config = self.engine.config
-        default = self.engine.model()
-        for alias, spec in sorted(config.models.items(), key=lambda kv: (kv[1].provider, kv[0])):
-            provider = self.engine.provider(spec.provider)
-            key = "not needed" if provider.key_env is None else (
-                "set" if provider.has_key() else f"missing: set {provider.key_env}")
-            rows.append([alias + (" (default)" if spec == default else ""), spec.model_id,
-                         spec.type, key, "yes" if spec.supports_streaming else "no",
-                         "yes" if spec.supports_function_calling else "no",
-                         ("completion only (no chat template); " if not spec.chat else "")
-                         + spec.description])
-        _publish_table(["model", "id", "type", "key", "streaming", "tools", "notes"],
+        engine = self.engine
+        default = engine.model()
+        listed = [(alias, spec, *engine.availability(spec))
+                  for alias, spec in engine.config.models.items()]
+        listed.sort(key=lambda row: (not row[2], row[1].provider, row[0]))  # usable first
+        rows = [[alias + (" (default)" if spec == default else ""), spec.model_id, spec.type,
+                 status, "yes" if engine.supports(spec, "streaming") else "no",
+                 "yes" if engine.supports(spec, "function_calling") else "no",
+                 ("completion only (no chat template); " if not spec.chat else "")
+                 + spec.description] for alias, spec, _, status in listed]
+        _publish_table(["model", "id", "type", "ready", "streaming", "tools", "notes"],
                        rows, "Models (any provider:model also works)")
 
     def _use(self, rest: list[str]) -> None:
@@ -294,4 +240,7 @@ class LLMMagics(Magics):
 def register(ipython: Any, engine: Engine | None = None) -> None:
     """Register the magics on ``ipython`` (what ``%load_ext memories_magics`` does). Nothing
     else loads until a magic runs."""
+    from .display.formatters import register as register_formatters
+
     ipython.register_magics(LLMMagics(ipython, engine))
+    register_formatters(ipython)

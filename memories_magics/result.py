@@ -1,15 +1,15 @@
-"""LLMResult: what ``%%llm`` returns and ``-o VAR`` stores."""
+"""LLMResult: what ``%%llm`` returns and ``-o VAR`` stores. Plain data: the renderers in
+:mod:`memories_magics.display` are registered for it as IPython formatters."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .code_blocks import extract_code
 from .config import ModelSpec
-from .display.render import result_bundle
-from .display.safe import extract_code
-from .types import Request, Response
+from .types import Request, Response, ToolStep
 
 
 @dataclass
@@ -25,15 +25,21 @@ class LLMResult:
     request: Request
     format: str = "markdown"
     note: str = ""
-    #: Tool calls made on the way to this answer (``--tools``), in order.
-    tool_steps: list[Any] = field(default_factory=list)
-    #: True when the tool exchange came from the cache and no function was run.
-    tools_replayed: bool = False
 
     @property
     def text(self) -> str:
         """The answer's text."""
         return self.response.text
+
+    @property
+    def tool_steps(self) -> tuple[ToolStep, ...]:
+        """Tool calls made on the way to this answer (``--tools``), in order."""
+        return self.response.tool_steps
+
+    @property
+    def tools_replayed(self) -> bool:
+        """True when the tool exchange came from the cache and no function was run."""
+        return self.response.cached and bool(self.response.tool_steps)
 
     @property
     def label(self) -> str:
@@ -65,6 +71,3 @@ class LLMResult:
 
     def __repr__(self) -> str:
         return f"LLMResult({self.label!r}, {self.text[:60]!r}{'…' if len(self.text) > 60 else ''})"
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return result_bundle(self)

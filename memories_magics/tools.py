@@ -1,9 +1,15 @@
-"""Function calling: Python functions as tools, and the loop that lets a model use them.
+"""Function calling: Python functions as tools, and the rounds that let a model use them.
 
-Schemas come from signatures, type hints and docstrings (``Args:`` or ``:param x:``
-sections). The loop runs the model's calls in the kernel, sends results (or errors) back and
-repeats, at most ``max_rounds`` times. The whole exchange is cached under the first request,
-so a re-run replays the calls' recorded results instead of running the functions again.
+Schemas and argument checks come from pydantic: the signature's type hints become a model
+(Enums, Literals, TypedDicts, dates and nested pydantic models get real JSON schemas) and the
+model's arguments are validated and coerced to the annotated types before the call.
+Descriptions come from the docstring (``Args:`` or ``:param x:`` sections).
+
+:func:`tool_rounds` is a source for :meth:`memories_magics.engine.Engine.answer`: it asks,
+runs the requested tools, answers back and repeats, at most ``max_rounds`` times, yielding the
+chunks of every round and a :class:`~memories_magics.types.ToolStep` per call. The engine
+caches the whole exchange under the first request, so a re-run replays the recorded results
+without running the functions again.
 
 Messages use one neutral shape that each provider translates:
 ``{"role": "assistant", "content": text, "tool_calls": [{"id", "name", "arguments"}]}`` and
@@ -15,46 +21,69 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import types
 import typing
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
-from .config import ModelSpec
-from .engine import Engine
 from .errors import UsageError
-from .types import Message, Request, Response, ToolCall, Usage
+from .types import Chunk, Message, Request, Response, ToolCall, ToolStep
 
-DEFAULT_MAX_ROUNDS = 4
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
-                               list: "array", tuple: "array", dict: "object"}
 _PARAM_LINE = re.compile(r"^\s*(?::param\s+)?(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
 
-def _json_type(hint: Any) -> dict[str, Any]:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _json_type(options[0]) if len(options) == 1 else {}
-    if origin is typing.Literal:
-        return {"enum": list(typing.get_args(hint))}
-    if origin in (list, tuple, set):
-        args = typing.get_args(hint)
-        return {"type": "array", **({"items": _json_type(args[0])} if args else {})}
-    base = origin or hint
-    return {"type": _JSON_TYPES[base]} if base in _JSON_TYPES else {}
-
-
 def _docstring_parts(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    """The docstring's first paragraph, and each parameter's description. Hand-written because
+    the two conventions we read (Google ``Args:`` lines and reST ``:param x:``) are one regex;
+    a docstring parser package would be a dependency for that line."""
     doc = inspect.getdoc(func) or ""
     summary = doc.split("\n\n")[0].replace("\n", " ").strip()
+    names = inspect.signature(func).parameters
     params: dict[str, str] = {}
     for line in doc.splitlines():
         match = _PARAM_LINE.match(line)
-        if match and match.group(1) in inspect.signature(func).parameters:
+        if match and match.group(1) in names:
             params[match.group(1)] = match.group(2).strip()
     return summary, params
+
+
+def arguments_model(func: Callable[..., Any]) -> type[Any]:
+    """A pydantic model of ``func``'s named parameters (``*args``/``**kwargs`` are not
+    offered to the model); a hint pydantic can't use is a one-line error."""
+    import pydantic
+
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception as exc:  # noqa: BLE001 - any unresolvable annotation
+        raise UsageError(f"--tools: can't read the type hints of {func.__name__} ({exc})") from None
+    fields: dict[str, Any] = {}
+    for name, param in inspect.signature(func).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = ... if param.default is param.empty else param.default
+        fields[name] = (hints.get(name, str), default)
+    try:
+        return pydantic.create_model(f"{func.__name__}_arguments", **fields)
+    except (pydantic.PydanticUserError, pydantic.PydanticSchemaGenerationError, TypeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise UsageError(f"--tools: {func.__name__}'s parameters can't be described to a "
+                         f"model: {first}") from None
+
+
+def _tidy(schema: Any) -> Any:
+    """pydantic's schema without its titles, and ``X | None = None`` shown as plain ``X``."""
+    if isinstance(schema, list):
+        return [_tidy(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    options = schema.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options and \
+            schema.get("default", 0) is None:
+        rest = [o for o in options if o != {"type": "null"}]
+        if len(rest) == 1:
+            schema = {**{k: v for k, v in schema.items() if k not in ("anyOf", "default")},
+                      **rest[0]}
+    return {k: _tidy(v) for k, v in schema.items() if k != "title"}
 
 
 def function_schema(func: Callable[..., Any]) -> dict[str, Any]:
@@ -70,53 +99,13 @@ def function_schema(func: Callable[..., Any]) -> dict[str, Any]:
     ['city']
     """
     summary, described = _docstring_parts(func)
-    hints = typing.get_type_hints(func)
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for name, param in inspect.signature(func).parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        schema = _json_type(hints.get(name, str))
-        if name in described:
-            schema["description"] = described[name]
-        properties[name] = schema
-        if param.default is param.empty:
-            required.append(name)
+    parameters = _tidy(arguments_model(func).model_json_schema())
+    parameters.setdefault("required", [])
+    for name, text in described.items():
+        if name in parameters.get("properties", {}):
+            parameters["properties"][name]["description"] = text
     return {"name": func.__name__, "description": summary or func.__name__,
-            "parameters": {"type": "object", "properties": properties, "required": required}}
-
-
-@dataclass
-class ToolStep:
-    """One call the model made and what it got back."""
-
-    call: ToolCall
-    result: str
-    is_error: bool = False
-
-
-@dataclass
-class ToolExchange:
-    """A finished tool loop: every step, the final response, and how it ended."""
-
-    response: Response
-    steps: list[ToolStep] = field(default_factory=list)
-    replayed: bool = False
-    stopped_early: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (what the cache stores)."""
-        return {"response": self.response.to_dict(),
-                "steps": [{"call": asdict(s.call), "result": s.result, "is_error": s.is_error}
-                          for s in self.steps], "stopped_early": self.stopped_early}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ToolExchange:
-        """Inverse of :meth:`to_dict`, marked replayed."""
-        steps = [ToolStep(ToolCall(**s["call"]), s["result"], s["is_error"]) for s in data["steps"]]
-        response = Response.from_dict(data["response"])
-        response.cached = True
-        return cls(response, steps, replayed=True, stopped_early=data.get("stopped_early", False))
+            "parameters": parameters}
 
 
 def resolve_tools(names: str, namespace: dict[str, Any]) -> dict[str, Callable[..., Any]]:
@@ -136,17 +125,22 @@ def resolve_tools(names: str, namespace: dict[str, Any]) -> dict[str, Callable[.
 
 
 def call_tool(call: ToolCall, tools: dict[str, Callable[..., Any]]) -> ToolStep:
-    """Run one call; exceptions, bad arguments and unknown names become error results."""
+    """Run one call with its arguments validated and coerced to the annotated types;
+    exceptions, bad arguments and unknown names become error results for the model."""
+    import pydantic
+
     if call.name not in tools:
         return ToolStep(call, f"error: unknown tool {call.name!r}; available: "
                               f"{', '.join(tools)}", True)
     function = tools[call.name]
     try:
         inspect.signature(function).bind(**call.arguments)
-    except TypeError as exc:
-        return ToolStep(call, f"error: bad arguments for {call.name}: {exc}", True)
+        arguments = dict(arguments_model(function).model_validate(call.arguments))
+    except (TypeError, pydantic.ValidationError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        return ToolStep(call, f"error: bad arguments for {call.name}: {reason}", True)
     try:
-        value = function(**call.arguments)
+        value = function(**arguments)
     except Exception as exc:  # noqa: BLE001 - reported to the model and the user
         return ToolStep(call, f"error: {type(exc).__name__}: {exc}", True)
     text = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -160,48 +154,25 @@ def _round_messages(response: Response, steps: list[ToolStep]) -> list[Message]:
                "content": s.result, "is_error": s.is_error} for s in steps)]
 
 
-def check_tool_support(spec: ModelSpec) -> None:
-    """A one-line error for models that cannot call tools."""
-    if not spec.supports_function_calling:
-        raise UsageError(f"{spec.label} can't call tools "
-                         "(supports_function_calling is false in model_config.json); "
-                         "use a model such as gpt-4o-mini or claude-haiku")
-
-
-def run_tool_loop(engine: Engine, spec: ModelSpec, request: Request,
-                  tools: dict[str, Callable[..., Any]], *, cache: str | None = None,
-                  max_rounds: int | None = None, on_step: Callable[[ToolStep], None] | None = None,
-                  **run_options: Any) -> ToolExchange:
-    """Ask, run the requested tools, answer back, until the model stops calling tools.
-
-    The finished exchange is cached under ``request``; a cache hit returns it with
-    ``replayed=True`` and runs no function.
-    """
-    check_tool_support(spec)
-    mode = cache or engine.cache_mode
-    if mode in ("use", "replay"):
-        recorded = engine.cache().get_exchange(request)
-        if recorded is not None:
-            return ToolExchange.from_dict(recorded)
-    rounds = max_rounds or int(engine.config.settings.get("max_tool_rounds", DEFAULT_MAX_ROUNDS))
-    steps: list[ToolStep] = []
+def tool_rounds(ask: Callable[[Request], Iterator[Chunk]], request: Request,
+                tools: dict[str, Callable[..., Any]], max_rounds: int
+                ) -> Iterator[Chunk | ToolStep]:
+    """Ask (``ask(request)`` yields one round's chunks), run the calls the model asks for,
+    send their results back, until it answers without calls or ``max_rounds`` rounds ran (the
+    last round then ends with finish reason ``tool_calls``: shown, not cached)."""
     current = request
-    round_cache = "off" if mode in ("use", "refresh") else mode
-    spent = Usage(0, 0)
-    for _ in range(rounds):
-        response = engine.run(spec, current, cache=round_cache, **run_options)
-        spent = Usage(spent.input_tokens + (response.usage.input_tokens or 0),
-                      spent.output_tokens + (response.usage.output_tokens or 0))
-        response.usage = spent  # the exchange's tokens, every round included
-        if not response.tool_calls or not response.complete:
-            break
-        new = [call_tool(call, tools) for call in response.tool_calls]
-        for step in new:
-            if on_step is not None:
-                on_step(step)
-        steps += new
-        current = replace(current, messages=current.messages + tuple(_round_messages(response, new)))
-    exchange = ToolExchange(response, steps, stopped_early=bool(response.tool_calls))
-    if mode in ("use", "refresh") and response.complete and not exchange.stopped_early:
-        engine.cache().put_exchange(request, exchange.to_dict())
-    return exchange
+    for _ in range(max(1, max_rounds)):
+        chunks: list[Chunk] = []
+        for chunk in ask(current):
+            chunks.append(chunk)
+            yield chunk
+        said = Response.from_chunks(chunks, current, latency_s=None, first_token_s=None)
+        if not said.tool_calls or said.finish_reason is None:
+            return
+        steps = []
+        for call in said.tool_calls:
+            step = call_tool(call, tools)
+            steps.append(step)
+            yield step
+        current = replace(current, messages=current.messages + tuple(_round_messages(said, steps)))
+    yield Chunk(finish_reason="tool_calls")

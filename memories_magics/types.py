@@ -25,6 +25,37 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class ToolStep:
+    """One call the model made during a ``--tools`` exchange and what it got back."""
+
+    call: ToolCall
+    result: str
+    is_error: bool = False
+
+
+#: The one vocabulary of finish reasons (see vocabulary.json); providers map theirs onto it.
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "error")
+_FINISH_SPELLINGS = {
+    "stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "complete": "stop",
+    "eos": "stop", "pause_turn": "stop",
+    "length": "length", "max_tokens": "length", "model_length": "length",
+    "tool_calls": "tool_calls", "tool_use": "tool_calls", "tool_call": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter", "refusal": "content_filter", "safety": "content_filter",
+    "error_toxic": "content_filter", "error_limit": "length",
+    "error": "error", "timeout": "error",
+}
+
+
+def finish_reason(raw: object) -> str | None:
+    """A vendor's finish reason in our vocabulary: ``None`` stays ``None`` (the answer did not
+    end); a spelling we don't know becomes ``error``, so it is shown but never cached."""
+    if raw is None or raw == "":
+        return None
+    return _FINISH_SPELLINGS.get(str(getattr(raw, "value", raw)).lower(), "error")
+
+
+@dataclass(frozen=True)
 class Request:
     """Everything that decides a model's answer; its :meth:`cache_key` is the cache key.
 
@@ -103,6 +134,8 @@ class Response:
     first_token_s: float | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: tuple[float, ...] = ()
+    #: The calls made on the way to this answer (``--tools``), in order.
+    tool_steps: tuple[ToolStep, ...] = ()
     cached: bool = False
     interrupted: bool = False
     cache_key: str | None = None
@@ -115,6 +148,14 @@ class Response:
         return self.finish_reason is not None and not self.interrupted
 
     @property
+    def cacheable(self) -> bool:
+        """Whether this answer may be written to the cache: complete, ended normally (not by an
+        error or at the tool-round limit), and not an empty "stop" (a failed proxy's reply)."""
+        if not self.complete or self.finish_reason in ("error", "tool_calls") or self.error:
+            return False
+        return bool(self.text.strip() or self.tool_calls or self.finish_reason != "stop")
+
+    @property
     def model_id(self) -> str:
         """``provider:model`` as a user types it."""
         return f"{self.provider}:{self.model}"
@@ -125,26 +166,54 @@ class Response:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Response:
-        """Inverse of :meth:`to_dict`."""
-        data = dict(data)
-        data["usage"] = Usage(**data.get("usage") or {})
-        data["tool_calls"] = tuple(ToolCall(**c) for c in data.get("tool_calls") or ())
-        data["logprobs"] = tuple(data.get("logprobs") or ())
-        return cls(**data)
+        """Inverse of :meth:`to_dict`; a value of the wrong shape (a tampered cache) raises
+        ``ValueError``."""
+        if not isinstance(data, dict):
+            raise ValueError("a recorded answer must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        usage = data.get("usage") or {}
+        if not isinstance(usage, dict) or not isinstance(data.get("text"), str):
+            raise ValueError("a recorded answer needs a text and a usage object")
+        data["usage"] = Usage(_count(usage.get("input_tokens")),
+                              _count(usage.get("output_tokens")))
+        try:
+            data["tool_calls"] = tuple(ToolCall(**c) for c in data.get("tool_calls") or ())
+            data["tool_steps"] = tuple(ToolStep(ToolCall(**s["call"]), s["result"], s["is_error"])
+                                       for s in data.get("tool_steps") or ())
+            data["logprobs"] = tuple(float(x) for x in data.get("logprobs") or ())
+            return cls(**data)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ValueError(f"a recorded answer is malformed: {exc}") from None
 
     @classmethod
     def from_chunks(cls, chunks: list[Chunk], request: Request, *, latency_s: float | None,
                     first_token_s: float | None) -> Response:
-        """Assemble a streamed answer from its chunks."""
+        """Assemble one streamed answer from its chunks (the last usage and finish reason
+        seen win; text, tool calls and log-probabilities are concatenated)."""
         usage, finish, calls, logprobs = Usage(), None, [], []
         for chunk in chunks:
             if chunk.usage is not None:
-                usage = Usage(chunk.usage.input_tokens or usage.input_tokens,
-                              chunk.usage.output_tokens or usage.output_tokens)
+                usage = Usage(_count(chunk.usage.input_tokens) or usage.input_tokens,
+                              _count(chunk.usage.output_tokens) or usage.output_tokens)
             finish = chunk.finish_reason or finish
             calls.extend(chunk.tool_calls)
             logprobs.extend(chunk.logprobs)
         return cls(text="".join(c.text for c in chunks), model=request.model,
-                   provider=request.provider, finish_reason=finish, usage=usage,
+                   provider=request.provider, finish_reason=finish_reason(finish), usage=usage,
                    latency_s=latency_s, first_token_s=first_token_s, tool_calls=tuple(calls),
                    logprobs=tuple(logprobs))
+
+
+#: No answer has more tokens than this; a larger count is a server's nonsense, shown as unknown.
+MAX_TOKEN_COUNT = 100_000_000
+
+
+def _count(value: object) -> int | None:
+    """A token count as reported, or ``None`` when it is not a sane non-negative integer
+    (strings, lists, negatives and absurd numbers from a misbehaving server)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or value < 0 or value > MAX_TOKEN_COUNT:
+        return None
+    return int(value)

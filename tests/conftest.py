@@ -74,3 +74,16 @@ def provider_env(fake: FakeLLMServer, tmp_path: Path,
 def engine(provider_env: dict[str, str]) -> Engine:
     """A new engine reading the test environment."""
     return Engine(Config.load())
+
+
+@pytest.fixture
+def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, FakeLLMServer]]:
+    """One fake server per provider, so each model's reply is scripted independently."""
+    with FakeLLMServer() as a, FakeLLMServer() as b, FakeLLMServer() as c:
+        env = {"OPENAI_BASE_URL": a.url + "/v1", "ANTHROPIC_BASE_URL": b.url,
+               "COHERE_BASE_URL": c.url, "OPENAI_API_KEY": "k1", "ANTHROPIC_API_KEY": "k2",
+               "COHERE_API_KEY": "k3", "MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache"),
+               "MEMORIES_MAGICS_CONFIG": str(write_test_config(tmp_path / "config.json"))}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield {"openai": a, "anthropic": b, "cohere": c, "env": env}  # type: ignore[dict-item]

@@ -12,26 +12,14 @@ from memories_magics.aggregate import Candidate, best_confidence, consensus, vot
 from memories_magics.compare import run_models, summarise
 from memories_magics.config import Config
 from memories_magics.display.compare_view import COMPARE_MIME, compare_bundle
-from memories_magics.engine import Engine
+from memories_magics.engine import Attempt, Engine
+from memories_magics.types import Response
 from memories_magics.errors import ProviderError
 from tests.conftest import write_test_config
 from tests.fakes import FakeLLMServer, Reply
 from tests.kernel import Kernel
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
-
-
-@pytest.fixture
-def servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, FakeLLMServer]]:
-    """One fake server per provider, so each model's reply is scripted independently."""
-    with FakeLLMServer() as a, FakeLLMServer() as b, FakeLLMServer() as c:
-        env = {"OPENAI_BASE_URL": a.url + "/v1", "ANTHROPIC_BASE_URL": b.url,
-               "COHERE_BASE_URL": c.url, "OPENAI_API_KEY": "k1", "ANTHROPIC_API_KEY": "k2",
-               "COHERE_API_KEY": "k3", "MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache"),
-               "MEMORIES_MAGICS_CONFIG": str(write_test_config(tmp_path / "config.json"))}
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield {"openai": a, "anthropic": b, "cohere": c, "env": env}  # type: ignore[dict-item]
 
 
 def compare(engine: Engine, models: list[str], prompt: str = "Say something.",
@@ -80,7 +68,7 @@ def test_magic_streams_columns_and_renders_static_view(servers) -> None:
     assert [r["model"] for r in payload["results"]] == ["gpt-4o-mini", "claude-haiku"]
     assert payload["aggregate"]["method"] == "voting" and "tie" in payload["aggregate"]["explanation"]
     assert payload["diff"]["ops"] and "<del" in result["text/html"]
-    assert "application/vnd.jupyter.widget-view+json" in result
+    assert "application/vnd.jupyter.widget-view+json" not in result  # no hidden comm
     assert check.stdout == "['claude-haiku', 'gpt-4o-mini'] voting\n"
 
 
@@ -131,12 +119,23 @@ def test_best_confidence_asks_providers_for_logprobs(servers) -> None:
         result.aggregate.explanation
 
 
+def run_chain(engine: Engine, chain: list) -> tuple:
+    """The fallback layer drained: the model that answered, its response and the note."""
+    attempt = None
+    for event in engine.answer_chain(chain, lambda s: engine.request(s, "hi")):
+        if isinstance(event, Attempt):
+            attempt = event
+        elif isinstance(event, Response):
+            return attempt.spec, event, attempt.note
+    raise AssertionError("no response")
+
+
 def test_fallback_order_and_note(servers) -> None:
     servers["openai"].script(Reply(status=503, error_message="overloaded"))
     servers["anthropic"].script(Reply(text="from claude"))
     engine = Engine(Config.load())
     chain = [engine.model(m) for m in ("gpt-4o-mini", "claude-haiku", "command-r")]
-    spec, _, response, note = engine.run_chain(chain, lambda s: engine.request(s, "hi"))
+    spec, response, note = run_chain(engine, chain)
     assert spec.alias == "claude-haiku" and response.text == "from claude"
     assert note.startswith("answered by fallback claude-haiku (gpt-4o-mini: openai: HTTP 503")
     assert servers["cohere"].requests == []
@@ -148,7 +147,7 @@ def test_all_fallbacks_failing_is_one_error(servers, monkeypatch) -> None:
     engine = Engine(Config.load())
     chain = [engine.model(m) for m in ("gpt-4o-mini", "claude-haiku")]
     with pytest.raises(Exception, match="every fallback failed: gpt-4o-mini: openai: HTTP 500") as e:
-        engine.run_chain(chain, lambda s: engine.request(s, "hi"))
+        run_chain(engine, chain)
     assert "ANTHROPIC_API_KEY" in str(e.value)
 
 
@@ -170,4 +169,90 @@ def test_provider_error_is_raised_when_there_is_no_fallback(servers) -> None:
     servers["openai"].script(Reply(status=500))
     engine = Engine(Config.load())
     with pytest.raises(ProviderError):
-        engine.run_chain([engine.model("gpt-4o-mini")], lambda s: engine.request(s, "hi"))
+        run_chain(engine, [engine.model("gpt-4o-mini")])
+
+
+def _pair(a: str, b: str, mode: str = "word", method: str = "consensus"):
+    """A two-column CompareResult over local answers ``a`` and ``b``, no model called."""
+    from memories_magics.compare import ModelOutcome
+    from memories_magics.config import ModelSpec
+    from memories_magics.result import LLMResult
+    from memories_magics.types import Request, Response
+
+    outcomes = []
+    for name, text in (("left", a), ("right", b)):
+        spec = ModelSpec("local", name, alias=name, type="local")
+        request = Request.from_prompt("local", name, "q")
+        outcomes.append(ModelOutcome(spec, request, LLMResult(
+            Response(text, name, "local", finish_reason="stop"), spec, request)))
+    return summarise("q", outcomes, method, mode)
+
+
+def test_diffs_read_like_a_code_review() -> None:
+    html = compare_bundle(_pair("It is often classified blue.", "It is usually called blue."))
+    assert "[-often classified-] {+usually called+}" in html["text/plain"]
+    assert "often classified</del> <ins" in html["text/html"], "removed and added not glued"
+    lines = compare_bundle(_pair("one\ntwo\nthree", "one\n2\nthree", "line"))
+    assert "  one\n- two\n+ 2\n  three" in lines["text/plain"]
+    assert lines["text/html"].count("<div style=\"background") == 2, "one row per changed line"
+
+
+def test_long_comparisons_are_bounded_fast_and_diffed_once(monkeypatch) -> None:
+    import random
+    import time
+
+    import memories_magics.compare as compare_module
+    from memories_magics.display.safe import MAX_DISPLAY_CHARS
+
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(2000)] + "the a of to in is".split()
+    a = " ".join(rng.choice(words) for _ in range(20_000))[:100_000]
+    b = " ".join(rng.choice(words) for _ in range(20_000))[:100_000]
+    calls = []
+    real = compare_module.diff_ops
+    monkeypatch.setattr(compare_module, "diff_ops",
+                        lambda *args: calls.append(args) or real(*args))
+    for mode in ("word", "line", "char"):
+        result = _pair(a, b, mode)
+        started = time.perf_counter()
+        bundles = [compare_bundle(result) for _ in range(3)]  # re-displays reuse the diff
+        assert time.perf_counter() - started < 1.0, mode
+        payload = bundles[0][COMPARE_MIME]
+        shown = sum(len(text) for _, text in payload["diff"]["ops"])
+        assert shown <= 2 * MAX_DISPLAY_CHARS
+        assert len(bundles[0]["text/html"]) < 12 * MAX_DISPLAY_CHARS
+    assert len(calls) == 3, "each diff computed once"
+
+
+def test_nbconvert_html_shows_columns_aggregate_and_diff(tmp_path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbconvert = pytest.importorskip("nbconvert")
+    from html.parser import HTMLParser
+
+    bundle = compare_bundle(_pair("The sky is blue <today>.", "The sky is grey <today>.",
+                                  method="voting"))
+    cell = nbformat.v4.new_code_cell("%%compare left right\nq", outputs=[
+        nbformat.v4.new_output("execute_result", data=bundle, execution_count=1)])
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
+
+    class Visible(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hidden, self.text = 0, []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.hidden += tag in ("script", "style", "template")
+
+        def handle_endtag(self, tag) -> None:
+            self.hidden -= tag in ("script", "style", "template")
+
+        def handle_data(self, data) -> None:
+            if not self.hidden:
+                self.text.append(data)
+
+    parser = Visible()
+    parser.feed(html)
+    text = "".join(parser.text)
+    assert "The sky is blue <today>." in text and "The sky is grey <today>." in text
+    assert "voting: left" in text
+    assert "Diff (word)" in text and "bluegrey" not in text.replace(" ", "") or "blue grey" in text

@@ -142,7 +142,7 @@ def test_models_config_usage_subcommands(kernel_env, fake) -> None:
         usage = kernel.run("%llm usage").displayed[0]["text/plain"]
         use = kernel.run("%llm use claude-haiku").stdout
         config = kernel.run("%llm config").displayed[0]["text/plain"]
-    assert "missing: set MISTRAL_API_KEY" in models and "smollm2 (default)" in models
+    assert "set MISTRAL_API_KEY" in models and "smollm2 (default)" in models
     assert "completion only (no chat template)" in models
     assert "openai:gpt-4o-mini" in usage and "estimates" in usage
     assert "anthropic:claude-3-5-haiku-latest" in use and "claude-haiku" in config

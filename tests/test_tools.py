@@ -10,7 +10,7 @@ import pytest
 from memories_magics import LoadModel
 from memories_magics.engine import Engine
 from memories_magics.errors import UsageError
-from memories_magics.tools import function_schema, run_tool_loop
+from memories_magics.tools import function_schema
 from tests.conftest import PROVIDERS
 from tests.fakes import FakeLLMServer, Reply
 from tests.kernel import Kernel
@@ -63,7 +63,7 @@ def test_schema_from_signature_hints_and_docstring() -> None:
     params = schema["parameters"]
     assert params["required"] == ["query"]
     assert params["properties"]["query"] == {"type": "string", "description": "words to look for"}
-    assert params["properties"]["limit"] == {"type": "integer"}
+    assert params["properties"]["limit"] == {"type": "integer", "default": 5}
     assert params["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
     assert function_schema(get_weather)["parameters"]["properties"]["unit"]["enum"] == ["C", "F"]
 
@@ -75,11 +75,10 @@ def test_full_tool_loop_through_each_sdk(provider: str, stream: bool, engine: En
     fake.script(Reply(tool_calls=[CALL]), Reply(text="It is 21 C in Paris."))
     spec = engine.model(f"{provider}:test-model")
     request = engine.request(spec, "Weather in Paris?", tools=(function_schema(get_weather),))
-    spec = spec.__class__(**{**spec.__dict__, "supports_function_calling": True})
-    exchange = run_tool_loop(engine, spec, request, {"get_weather": get_weather}, stream=stream)
-    assert exchange.response.text == "It is 21 C in Paris."
-    assert [s.call.name for s in exchange.steps] == ["get_weather"]
-    assert json.loads(exchange.steps[0].result)["temperature"] == 21
+    response = engine.run(spec, request, tools={"get_weather": get_weather}, stream=stream)
+    assert response.text == "It is 21 C in Paris."
+    assert [s.call.name for s in response.tool_steps] == ["get_weather"]
+    assert json.loads(response.tool_steps[0].result)["temperature"] == 21
     first, second = (r.body for r in fake.requests)
     assert "get_weather" in json.dumps(first["tools"])
     assert '"temperature": 21' in tool_result_in(second, provider)
@@ -94,7 +93,6 @@ def test_tool_errors_go_back_to_the_model(provider: str, engine: Engine,
                 Reply(text="Sorry, the tools failed."))
     model = LoadModel(provider, "api", "gpt-4o-mini" if provider == "openai" else "test-model",
                       engine=engine, cache="off")
-    model.spec = model.spec.__class__(**{**model.spec.__dict__, "supports_function_calling": True})
     answer = model.get_response_with_functions("go", [get_weather, explode])
     assert answer["text"] == "Sorry, the tools failed."
     results = [s["result"] for s in answer["steps"]]
@@ -123,9 +121,11 @@ def test_round_limit_stops_the_loop(engine: Engine, fake: FakeLLMServer) -> None
     fake.default = Reply(tool_calls=[CALL])
     spec = engine.model("gpt-4o-mini")
     request = engine.request(spec, "loop", tools=(function_schema(get_weather),))
-    exchange = run_tool_loop(engine, spec, request, {"get_weather": get_weather}, max_rounds=2)
-    assert exchange.stopped_early and len(exchange.steps) == 2 and len(fake.requests) == 2
-    assert engine.cache().get_exchange(request) is None
+    engine.config.settings["max_tool_rounds"] = 2
+    response = engine.run(spec, request, tools={"get_weather": get_weather})
+    assert response.finish_reason == "tool_calls" and len(response.tool_steps) == 2
+    assert len(fake.requests) == 2 and not response.cacheable
+    assert engine.cache().get(request) is None
 
 
 def test_magic_shows_calls_and_replays_without_running_functions(provider_env, fake) -> None:

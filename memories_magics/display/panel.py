@@ -47,7 +47,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..choices import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
+from ..vocabulary import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
 from ..config import ModelSpec
 from ..engine import Engine, default_engine
 from ..errors import MemoriesError, UsageError

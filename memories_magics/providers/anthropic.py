@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import Chunk, Request, Response, ToolCall, Usage
-from .base import Provider
+from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
+from .base import Provider, stainless_kind
 from .chat_format import parse_arguments
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
@@ -19,6 +19,7 @@ class AnthropicProvider(Provider):
     key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
     package_hint = "pip install anthropic"
+    capabilities = frozenset({"streaming", "function_calling", "vision", "schema"})
 
     def _make_client(self) -> Any:
         import anthropic
@@ -41,7 +42,13 @@ class AnthropicProvider(Provider):
             params["tools"] = [{"name": t["name"], "description": t.get("description", ""),
                                 "input_schema": t.get("parameters", {"type": "object"})}
                                for t in request.tools]
+            params["tool_choice"] = {"type": "auto"}
         return params
+
+    def classify(self, exc: Exception) -> tuple[str, int | None]:
+        import anthropic
+
+        return stainless_kind(anthropic, exc) or super().classify(exc)
 
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():
@@ -50,7 +57,7 @@ class AnthropicProvider(Provider):
         calls = tuple(ToolCall(b.id, b.name, dict(b.input)) for b in raw.content
                       if b.type == "tool_use")
         return Response(text=text, model=request.model, provider=self.name,
-                        finish_reason=raw.stop_reason, tool_calls=calls,
+                        finish_reason=finish_reason(raw.stop_reason), tool_calls=calls,
                         usage=Usage(raw.usage.input_tokens, raw.usage.output_tokens))
 
     def stream(self, request: Request) -> Iterator[Chunk]:
@@ -104,5 +111,9 @@ def _read_events(events: Any) -> Iterator[Chunk]:
             block = blocks.pop(event.index)
             calls.append(ToolCall(block["id"], block["name"], parse_arguments(block["json"])))
         elif kind == "message_delta":
-            yield Chunk(finish_reason=event.delta.stop_reason, tool_calls=tuple(calls),
-                        usage=Usage(input_tokens, event.usage.output_tokens))
+            # message_delta's usage is cumulative; newer servers repeat input_tokens in it
+            # (message_start's may be a placeholder).
+            yield Chunk(finish_reason=finish_reason(event.delta.stop_reason),
+                        tool_calls=tuple(calls),
+                        usage=Usage(getattr(event.usage, "input_tokens", None) or input_tokens,
+                                    event.usage.output_tokens))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import sys
 import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -43,8 +46,9 @@ class Provider:
     default_base_url: str | None = None
     #: One-line ``pip install`` hint for the SDK.
     package_hint: str = ""
-    #: Whether the provider returns token log-probabilities when asked (best_confidence).
-    supports_logprobs: bool = False
+    #: What every model of this provider can do (see config.CAPABILITIES); model_config.json
+    #: may override it per model with ``supports_<capability>``.
+    capabilities: frozenset[str] = frozenset({"streaming"})
 
     def __init__(self, config: Config, api_key: str | None = None) -> None:
         self.config = config
@@ -127,17 +131,26 @@ class Provider:
     # -- errors --------------------------------------------------------------------------
     @contextmanager
     def sdk_errors(self) -> Iterator[None]:
-        """Turn any SDK exception into a one-line :class:`ProviderError` (keys redacted)."""
+        """Turn any SDK exception into a one-line :class:`ProviderError` (keys redacted),
+        classified by the SDK's and the transport's exception classes."""
         try:
             yield
         except (MemoriesError, KeyboardInterrupt, GeneratorExit):
             raise
         except ImportError as exc:
             raise ProviderError(f"{self.name}: the SDK is not installed ({exc}); "
-                                f"run: {self.package_hint}") from None
-        except Exception as exc:  # noqa: BLE001 - every SDK has its own hierarchy
-            raise ProviderError(self._describe(exc), status=_status_of(exc),
-                                retry_after=_retry_after_of(exc)) from None
+                                f"run: {self.package_hint}", provider=self.name) from None
+        except Exception as exc:  # noqa: BLE001 - classified below, by class
+            kind, status = self.classify(exc)
+            detail = redact(" ".join(_message_of(exc).split()))
+            raise ProviderError(self._describe(kind, status, detail, exc), status=status,
+                                retry_after=_retry_after_of(exc), kind=kind,
+                                provider=self.name, detail=detail) from None
+
+    def classify(self, exc: Exception) -> tuple[str, int | None]:
+        """``(kind, HTTP status)`` of an SDK exception (see :class:`ProviderError`); providers
+        add their SDK's classes, this base knows the HTTP transports'."""
+        return transport_kind(exc) or "sdk", None
 
     def retry_before_first_chunk(self, open_stream: Callable[[], Iterator[Chunk]]
                                  ) -> Iterator[Chunk]:
@@ -157,35 +170,76 @@ class Provider:
                                                         exc.status in (408, 409, 429))
                 if started or attempt == attempts or not retryable:
                     raise
-                time.sleep(exc.retry_after if exc.retry_after is not None else 0.5 * 2 ** attempt)
+                time.sleep(self._backoff(exc.retry_after, attempt))
 
-    def _describe(self, exc: Exception) -> str:
-        status = _status_of(exc)
-        message = _message_of(exc)
-        if status is not None:
+    def _backoff(self, retry_after: float | None, attempt: int) -> float:
+        """Seconds to wait before a retry: the server's Retry-After when it is a sane number,
+        never longer than the call's deadline (``timeout_s``), else 0.5 s, 1 s, 2 s, ..."""
+        ceiling = float(self.setting("timeout_s", 60))
+        if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
+            return min(retry_after, ceiling)
+        return min(0.5 * 2 ** attempt, ceiling)
+
+    def _describe(self, kind: str, status: int | None, detail: str, exc: Exception) -> str:
+        if kind == "status" and status is not None:
             hint = {401: f"check {self.key_env}", 403: f"check {self.key_env}",
                     404: "check the model name (see %llm models)",
                     429: "rate limited; wait and re-run"}.get(status, "")
-            text = f"{self.name}: HTTP {status}: {message}" + (f" ({hint})" if hint else "")
-        elif "timeout" in type(exc).__name__.lower():
+            text = f"{self.name}: HTTP {status}: {detail}" + (f" ({hint})" if hint else "")
+        elif kind == "event":
+            text = f"{self.name}: the server sent an error: {detail}"
+        elif kind == "timeout":
             text = (f"{self.name}: timed out after {self.setting('timeout_s', 60)} s; raise "
                     "global_settings.timeout_s in model_config.json or retry")
-        elif "connect" in type(exc).__name__.lower() or "connect" in message.lower():
-            text = (f"{self.name}: could not connect to {self.shown_base_url()}; check the network or "
-                    f"{self.base_url_env}")
+        elif kind == "connect":
+            text = (f"{self.name}: could not connect to {self.shown_base_url()}; check the "
+                    f"network or {self.base_url_env}")
+        elif kind == "dropped":
+            text = f"{self.name}: the connection dropped ({detail})"
+        elif kind == "response":
+            text = (f"{self.name}: the endpoint's answer is not an API response ({detail}); "
+                    f"check {self.base_url_env}")
         else:
-            text = f"{self.name}: {type(exc).__name__}: {message}"
+            text = f"{self.name}: {type(exc).__name__}: {detail}"
         return redact(" ".join(text.split()))
 
 
-def _status_of(exc: Exception) -> int | None:
-    for attr in ("status_code", "status"):
-        value = getattr(exc, attr, None)
-        if isinstance(value, int):
-            return value
-    response = getattr(exc, "raw_response", None) or getattr(exc, "response", None)
-    value = getattr(response, "status_code", None)
-    return value if isinstance(value, int) else None
+def transport_kind(exc: BaseException) -> str | None:
+    """``timeout``, ``connect`` or ``dropped`` when ``exc`` (or what caused it) is an HTTP
+    transport error of httpx or of the ``httpx2`` fork that openai 3 uses; else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for name in ("httpx", "httpx2"):
+            module = sys.modules.get(name)  # only transports an SDK has already imported
+            if module is None:
+                continue
+            if isinstance(current, module.TimeoutException):
+                return "timeout"
+            if isinstance(current, module.ConnectError):
+                return "connect"
+            if isinstance(current, module.TransportError):
+                return "dropped"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def stainless_kind(sdk: Any, exc: Exception) -> tuple[str, int | None] | None:
+    """Classify the exceptions of the SDKs generated by Stainless (openai, anthropic), which
+    share one hierarchy: APITimeoutError < APIConnectionError, APIStatusError < APIError."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return "timeout", None
+    if isinstance(exc, sdk.APIConnectionError):
+        return transport_kind(exc) or "connect", None
+    if isinstance(exc, sdk.APIStatusError):
+        status = exc.status_code
+        return ("event", None) if 200 <= status < 300 else ("status", status)
+    if isinstance(exc, sdk.APIResponseValidationError):
+        return "response", None
+    if isinstance(exc, sdk.APIError):  # an error event inside the stream
+        return "event", None
+    return None
 
 
 def _retry_after_of(exc: Exception) -> float | None:
@@ -193,27 +247,30 @@ def _retry_after_of(exc: Exception) -> float | None:
     headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
     try:
         return float(headers.get("retry-after"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         return None
 
 
 def _message_of(exc: Exception) -> str:
-    """The provider's own message from the error body, else the exception text."""
+    """The provider's own message from the error body (``error.message``, ``message`` or
+    ``detail``, as OpenAI, Anthropic, Cohere, Mistral and llama.cpp's server send it), else
+    the exception's text; at most 300 characters."""
     body = getattr(exc, "body", None)
-    if isinstance(body, str):
+    if isinstance(body, (str, bytes)):
         try:
-            import json
-
             body = json.loads(body)
         except ValueError:
-            return body[:300]
+            return str(body)[:300]
     if isinstance(body, dict):
         error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
+        if isinstance(error, dict):
+            for key in ("message", "detail"):
+                if error.get(key):
+                    return str(error[key])[:300]
         if isinstance(error, str):
-            return error
-        if body.get("message"):
-            return str(body["message"])
+            return error[:300]
+        for key in ("message", "detail"):
+            if body.get(key):
+                return str(body[key])[:300]
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..types import Chunk, Request, Response, ToolCall, Usage
+from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
 
 
 def chat_messages(request: Request, dialect: str = "openai") -> list[dict[str, Any]]:
@@ -51,6 +51,8 @@ def chat_params(request: Request, dialect: str = "openai", *, top_p: str = "top_
     params.update({k: v for k, v in optional.items() if v is not None})
     if request.tools:
         params["tools"] = [{"type": "function", "function": t} for t in request.tools]
+        if dialect != "cohere":  # llama.cpp's server ignores tools without it
+            params["tool_choice"] = "auto"
     if request.logprobs:
         params["logprobs"] = True
     return params
@@ -92,7 +94,7 @@ def parse_completion(raw: Any, request: Request) -> Response:
     calls = tuple(ToolCall(id=c.id, name=c.function.name, arguments=parse_arguments(c.function.arguments))
                   for c in getattr(choice.message, "tool_calls", None) or ())
     return Response(text=_text(choice.message.content), model=request.model,
-                    provider=request.provider, finish_reason=choice.finish_reason,
+                    provider=request.provider, finish_reason=finish_reason(choice.finish_reason),
                     usage=_usage(raw.usage) or Usage(), tool_calls=calls,
                     logprobs=_logprobs(choice))
 
@@ -115,7 +117,7 @@ class ChunkReader:
             if delta.function is not None:
                 call["name"] += delta.function.name or ""
                 call["args"] += delta.function.arguments or ""
-        finish = choice.finish_reason
+        finish = finish_reason(choice.finish_reason)
         calls: tuple[ToolCall, ...] = ()
         if finish and self._calls:
             calls = tuple(ToolCall(c["id"], c["name"], parse_arguments(c["args"]))

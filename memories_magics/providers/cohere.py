@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import Chunk, Request, Response, ToolCall, Usage
+from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
 from .base import Provider
 from .chat_format import chat_params, parse_arguments
 
@@ -20,6 +20,7 @@ class CohereProvider(Provider):
     base_url_env = "COHERE_BASE_URL"
     default_base_url = "https://api.cohere.com"
     package_hint = "pip install cohere"
+    capabilities = frozenset({"streaming", "function_calling", "vision", "schema", "embeddings"})
 
     def _make_client(self) -> Any:
         import cohere
@@ -32,6 +33,13 @@ class CohereProvider(Provider):
     def _params(self, request: Request) -> dict[str, Any]:
         return chat_params(request, "cohere", top_p="p")
 
+    def classify(self, exc: Exception) -> tuple[str, int | None]:
+        from cohere.core.api_error import ApiError
+
+        if isinstance(exc, ApiError) and isinstance(exc.status_code, int):
+            return "status", exc.status_code
+        return super().classify(exc)
+
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():
             raw = self.client().chat(**self._params(request))
@@ -40,7 +48,7 @@ class CohereProvider(Provider):
         calls = tuple(ToolCall(c.id, c.function.name, parse_arguments(c.function.arguments))
                       for c in message.tool_calls or ())
         return Response(text=text, model=request.model, provider=self.name,
-                        finish_reason=raw.finish_reason, usage=_usage(raw.usage), tool_calls=calls)
+                        finish_reason=finish_reason(raw.finish_reason), usage=_usage(raw.usage), tool_calls=calls)
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         return self.retry_before_first_chunk(lambda: self._stream_once(request))
@@ -59,7 +67,7 @@ class CohereProvider(Provider):
                     calls[event.index or 0]["args"] += \
                         event.delta.message.tool_calls.function.arguments or ""
                 elif event.type == "message-end":
-                    yield Chunk(finish_reason=event.delta.finish_reason,
+                    yield Chunk(finish_reason=finish_reason(event.delta.finish_reason),
                                 usage=_usage(event.delta.usage),
                                 tool_calls=tuple(ToolCall(c["id"], c["name"],
                                                           parse_arguments(c["args"]))

@@ -12,3 +12,4 @@ class DeepSeekProvider(OpenAIProvider):
     key_env = "DEEPSEEK_API_KEY"
     base_url_env = "DEEPSEEK_BASE_URL"
     default_base_url = "https://api.deepseek.com"
+    capabilities = frozenset({"streaming", "function_calling", "logprobs", "schema"})

@@ -17,7 +17,8 @@ class MistralProvider(Provider):
     key_env = "MISTRAL_API_KEY"
     base_url_env = "MISTRAL_BASE_URL"
     package_hint = "pip install mistralai"
-    supports_logprobs = True
+    capabilities = frozenset({"streaming", "function_calling", "logprobs", "vision", "schema",
+                              "embeddings"})
 
     def _make_client(self) -> Any:
         from mistralai.client import Mistral
@@ -35,6 +36,17 @@ class MistralProvider(Provider):
 
     def _params(self, request: Request) -> dict[str, Any]:
         return chat_params(request, "mistral", seed="random_seed")
+
+    def classify(self, exc: Exception) -> tuple[str, int | None]:
+        from mistralai.client import errors
+
+        if isinstance(exc, errors.NoResponseError):
+            return "connect", None
+        if isinstance(exc, errors.ResponseValidationError):
+            return "response", None
+        if isinstance(exc, errors.MistralError):
+            return "status", exc.status_code
+        return super().classify(exc)
 
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():

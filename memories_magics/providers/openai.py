@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..types import Chunk, Request, Response
-from .base import Provider
+from .base import Provider, stainless_kind
 from .chat_format import ChunkReader, chat_params, parse_completion
 
 
@@ -17,7 +17,8 @@ class OpenAIProvider(Provider):
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     package_hint = "pip install openai"
-    supports_logprobs = True
+    capabilities = frozenset({"streaming", "function_calling", "logprobs", "vision", "schema",
+                              "embeddings"})
 
     def _make_client(self) -> Any:
         import openai
@@ -28,6 +29,11 @@ class OpenAIProvider(Provider):
 
     def _params(self, request: Request) -> dict[str, Any]:
         return chat_params(request)
+
+    def classify(self, exc: Exception) -> tuple[str, int | None]:
+        import openai
+
+        return stainless_kind(openai, exc) or super().classify(exc)
 
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():

@@ -1,0 +1,20 @@
+"""The vocabularies in vocabulary.json, for Python (the JupyterLab extension imports the same
+file). Importing this loads nothing but that small JSON file, so ``%load_ext`` stays fast."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+#: The parsed vocabulary.json.
+VOCABULARY: dict[str, Any] = json.loads(
+    resources.files("memories_magics").joinpath("vocabulary.json").read_text("utf-8"))
+
+FORMATS: tuple[str, ...] = tuple(VOCABULARY["formats"])
+CACHE_MODES: tuple[str, ...] = tuple(VOCABULARY["cache_modes"])
+AGGREGATION_METHODS: tuple[str, ...] = tuple(VOCABULARY["aggregation_methods"])
+DIFF_MODES: tuple[str, ...] = tuple(VOCABULARY["diff_modes"])
+FINISH_REASONS: tuple[str, ...] = tuple(VOCABULARY["finish_reasons"])
+RESULT_MIME: str = VOCABULARY["mime"]["result"]
+COMPARE_MIME: str = VOCABULARY["mime"]["compare"]
