@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from .choices import DIFF_MODES
+from .vocabulary import DIFF_MODES
 
 _WORD = re.compile(r"\s+|[^\s]+")
 
