@@ -18,13 +18,13 @@ from .aggregate import Aggregate, Candidate, aggregate
 from .config import ModelSpec
 from .diff import diff_ops
 from .display.render import footer
+from .display.safe import displayable
 from .engine import Engine
 from .errors import MemoriesError
 from .providers.base import redact
 from .result import LLMResult
 from .types import Request
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 #: How long an interrupted comparison waits for models to notice before returning.
 CANCEL_GRACE_S = 2.0
 
@@ -52,14 +52,19 @@ class ModelOutcome:
 @dataclass
 class CompareResult:
     """What ``%%compare`` returns and ``-o VAR`` stores: every model's outcome, the aggregate
-    (its ``winner`` indexes :attr:`outcomes`) and the diff between two answers."""
+    (its ``winner`` indexes :attr:`outcomes`) and the diff between two answers.
+
+    In a notebook it renders through :mod:`memories_magics.display.compare_view` (an IPython
+    formatter): static columns, aggregate and diff for any viewer, and the JSON that the
+    JupyterLab extension turns into the interactive view (re-pick the pair, switch mode)."""
 
     prompt: str
     outcomes: list[ModelOutcome]
     aggregate: Aggregate | None = None
     diff_mode: str = "word"
     diff_pair: tuple[int, int] | None = field(default=None)
-    _widget: Any = field(default=None, repr=False, compare=False)
+    _diffs: dict[tuple[int, int, str], list[tuple[str, str]]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @property
     def results(self) -> dict[str, LLMResult]:
@@ -76,7 +81,8 @@ class CompareResult:
         """The aggregate in one line: method, winner, score and why ("" without one)."""
         if self.aggregate is None:
             return ""
-        winner = self.outcomes[self.aggregate.winner].label
+        winner = "no winner" if self.aggregate.winner is None else \
+            self.outcomes[self.aggregate.winner].label
         score = "" if self.aggregate.score is None else f" (score {self.aggregate.score:.2f})"
         return f"{self.aggregate.method}: {winner}{score}: {self.aggregate.explanation}"
 
@@ -87,36 +93,19 @@ class CompareResult:
 
     def diff_ops(self, a: int | None = None, b: int | None = None,
                  mode: str | None = None) -> list[tuple[str, str]]:
-        """Differences between outcomes ``a`` and ``b`` (default: the shown pair)."""
+        """Differences between outcomes ``a`` and ``b`` (default: the shown pair) over the
+        texts as displayed (cut like any long answer), each pair and mode computed once."""
         pair = self.diff_pair or (0, 0)
-        first, second = self.outcomes[pair[0] if a is None else a], \
-            self.outcomes[pair[1] if b is None else b]
-        return diff_ops(first.result.text if first.result else "",
-                        second.result.text if second.result else "", mode or self.diff_mode)
-
-    def widget(self) -> Any:
-        """The interactive comparison widget over these answers (made once)."""
-        if self._widget is None:
-            from .display.diff_widget import DiffWidget
-
-            self._widget = DiffWidget.for_result(self)
-        return self._widget
+        key = (pair[0] if a is None else a, pair[1] if b is None else b, mode or self.diff_mode)
+        if key not in self._diffs:
+            first, second = (self.outcomes[i].result for i in key[:2])
+            self._diffs[key] = list(diff_ops(displayable(first.text)[0] if first else "",
+                                             displayable(second.text)[0] if second else "",
+                                             key[2]))
+        return self._diffs[key]
 
     def __str__(self) -> str:
         return self.text
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """Static columns, aggregate and diff (any viewer) plus, in a live kernel, the
-        interactive widget, which front ends with a widget manager show instead."""
-        from IPython import get_ipython
-
-        from .display.compare_view import compare_bundle
-
-        bundle = compare_bundle(self)
-        if getattr(get_ipython(), "kernel", None) is not None:
-            bundle[WIDGET_MIME] = {"version_major": 2, "version_minor": 0,
-                                   "model_id": self.widget().model_id}
-        return bundle
 
 
 def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], *,

@@ -11,40 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .footer import cut_item, footer_items
 from .safe import code_fence, displayable, extract_code, safe_markdown, sandboxed_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
 
 
-def _seconds(value: float | None) -> str:
-    return "?" if value is None else f"{value:.2f} s"
-
-
 def footer(result: Any) -> str:
-    """One line: model, tokens in/out, latency, first token, estimated cost, cache state."""
-    response = result.response
-    usage = response.usage
-    parts = [result.label,
-             f"{usage.input_tokens if usage.input_tokens is not None else '?'} in / "
-             f"{usage.output_tokens if usage.output_tokens is not None else '?'} out tokens",
-             _seconds(response.latency_s), f"first token {_seconds(response.first_token_s)}",
-             "$0 (local)" if result.spec.type == "local" else f"~${result.cost_usd:.4f} est."]
-    if response.cached:
-        parts.append("cached")
-    if response.interrupted:
-        parts.append("interrupted: partial answer, not cached")
-    elif response.finish_reason is None:
-        parts.append("truncated: the stream ended early"
-                     + (f" ({response.error})" if response.error else "") + ", not cached")
-    elif response.finish_reason in ("length", "max_tokens", "MAX_TOKENS"):
-        parts.append("stopped at --max-tokens")
-    if result.tool_steps:
-        calls = f"{len(result.tool_steps)} tool call{'s' * (len(result.tool_steps) != 1)}"
-        parts.append(calls + (" replayed from cache (functions not re-run)"
-                              if result.tools_replayed else ""))
-    if result.note:
-        parts.append(result.note)
-    return " · ".join(parts)
+    """One line: model, tokens in/out, latency, first token, estimated cost, cache state
+    (the texts of :func:`~memories_magics.display.footer.footer_items`)."""
+    return " · ".join(item["text"] for item in footer_items(result))
 
 
 def tool_steps_text(result: Any) -> str:
@@ -54,9 +30,10 @@ def tool_steps_text(result: Any) -> str:
 
 
 def result_json(result: Any) -> dict[str, Any]:
-    """The payload of the extension's MIME type."""
+    """The payload of the extension's MIME type (memories_magics/payload.schema.json)."""
     response, request = result.response, result.request
     text, cut = displayable(response.text)
+    items = footer_items(result) + ([cut_item(len(text), len(response.text))] if cut else [])
     return {
         "text": text, "truncated": cut, "full_length": len(response.text),
         "format": result.format, "model": result.label,
@@ -69,10 +46,12 @@ def result_json(result: Any) -> dict[str, Any]:
         "cost_usd": result.cost_usd, "latency_s": response.latency_s,
         "first_token_s": response.first_token_s, "finish_reason": response.finish_reason,
         "cached": response.cached, "interrupted": response.interrupted,
-        "complete": response.complete, "cache_key": response.cache_key, "note": result.note,
-        "footer": footer(result), "tools_replayed": result.tools_replayed,
-        "tool_steps": [{"name": s.call.name, "arguments": s.call.arguments, "result": s.result,
-                        "is_error": s.is_error} for s in result.tool_steps],
+        "complete": response.complete, "cache_key": response.cache_key,
+        "note": result.note or None, "footer_items": items,
+        "tools_replayed": result.tools_replayed,
+        "tool_steps": [{"name": s.call.name, "arguments": s.call.arguments,
+                        "result": displayable(s.result)[0], "is_error": s.is_error}
+                       for s in result.tool_steps],
     }
 
 
