@@ -115,6 +115,8 @@ class LoadModel:
                                         provider=self._provider):
             if isinstance(event, Chunk) and event.text:
                 yield event.text
+            elif isinstance(event, Response) and event.cached:
+                yield event.text
             elif isinstance(event, Response) and event.error and not event.complete:
                 raise StreamCutError(f"{self.spec.label}: {event.error}; nothing was cached")
 

@@ -106,11 +106,20 @@ class ResponseCache:
                           f"({exc}); the answer is shown but not cached", stacklevel=3)
 
     def get(self, request: Request) -> Response | None:
-        """The cached response for ``request``, marked ``cached``, or None."""
+        """The cached response for ``request``, marked ``cached``, or None (also for a
+        recorded value that doesn't parse). A tool exchange is stored as the first request's
+        answer with its steps (``exchange:`` keys, as recorded since the first version)."""
         data = self._read(request.cache_key(), "response")
+        if data is None and request.tools:
+            exchange = self._read("exchange:" + request.cache_key(), "exchange")
+            if isinstance(exchange, dict) and isinstance(exchange.get("response"), dict):
+                data = {**exchange["response"], "tool_steps": exchange.get("steps") or ()}
         if data is None:
             return None
-        response = Response.from_dict(data)
+        try:
+            response = Response.from_dict(data)
+        except ValueError:
+            return None
         response.cached = True
         return response
 
@@ -118,18 +127,15 @@ class ResponseCache:
         """Store ``response`` if it is complete; returns whether it was stored."""
         if not response.complete:
             return False
-        stored = Response.from_dict(response.to_dict())
-        stored.cached = False
-        self._write(request.cache_key(), request, "response", stored.to_dict())
+        stored = response.to_dict()
+        stored["cached"] = False
+        if response.tool_steps:
+            steps = stored.pop("tool_steps")
+            self._write("exchange:" + request.cache_key(), request, "exchange",
+                        {"response": stored, "steps": steps, "stopped_early": False})
+        else:
+            self._write(request.cache_key(), request, "response", stored)
         return True
-
-    def get_exchange(self, request: Request) -> dict[str, Any] | None:
-        """A recorded tool-calling exchange that started with ``request``."""
-        return self._read("exchange:" + request.cache_key(), "exchange")
-
-    def put_exchange(self, request: Request, exchange: dict[str, Any]) -> None:
-        """Record a finished tool-calling exchange (see :mod:`memories_magics.tools`)."""
-        self._write("exchange:" + request.cache_key(), request, "exchange", exchange)
 
     def info(self) -> dict[str, Any]:
         """Entry count, size on disk and location."""

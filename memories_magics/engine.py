@@ -201,7 +201,7 @@ class Engine:
         """Answer ``request`` from the cache or the provider, by cache mode.
 
         ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
-        reads (a miss is a :class:`CacheMissError`). Only complete, valid answers are
+        reads (a miss is a :class:`CacheMissError`; a hit is the Response alone). Only complete, valid answers are
         written. ``provider`` is the one to ask (default: the engine's for ``spec``; the
         Python API passes one built with its own key, so no key travels as an argument). With ``tools`` the whole exchange is one answer (cached under the first
         request, replayed without running a function). ``on_call`` runs just before the
@@ -212,10 +212,7 @@ class Engine:
         """
         mode = check_mode(cache or self.cache_mode)
         hit = self._lookup(spec, request, mode)
-        if hit is not None:
-            yield from hit.tool_steps
-            if hit.text:
-                yield Chunk(text=hit.text)
+        if hit is not None:  # whole, at once: live views go straight to the final result
             yield hit
             return
         if tools is not None and not self.supports(spec, "function_calling"):

@@ -71,7 +71,9 @@ def arguments_model(func: Callable[..., Any]) -> type[Any]:
 
 
 def _tidy(schema: Any) -> Any:
-    """pydantic's schema without its titles, and ``X | None = None`` shown as plain ``X``."""
+    """pydantic's schema without titles and defaults (a default is the function's business,
+    and leaving it out keeps schemas, hence cache keys, as they were), with ``X | None = None``
+    shown as plain ``X``."""
     if isinstance(schema, list):
         return [_tidy(item) for item in schema]
     if not isinstance(schema, dict):
@@ -83,7 +85,13 @@ def _tidy(schema: Any) -> Any:
         if len(rest) == 1:
             schema = {**{k: v for k, v in schema.items() if k not in ("anyOf", "default")},
                       **rest[0]}
-    return {k: _tidy(v) for k, v in schema.items() if k != "title"}
+    tidy: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs") and isinstance(value, dict):  # names, not keywords
+            tidy[key] = {name: _tidy(sub) for name, sub in value.items()}
+        elif key not in ("title", "default"):
+            tidy[key] = _tidy(value)
+    return tidy
 
 
 def function_schema(func: Callable[..., Any]) -> dict[str, Any]:

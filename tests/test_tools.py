@@ -63,7 +63,7 @@ def test_schema_from_signature_hints_and_docstring() -> None:
     params = schema["parameters"]
     assert params["required"] == ["query"]
     assert params["properties"]["query"] == {"type": "string", "description": "words to look for"}
-    assert params["properties"]["limit"] == {"type": "integer", "default": 5}
+    assert params["properties"]["limit"] == {"type": "integer"}
     assert params["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
     assert function_schema(get_weather)["parameters"]["properties"]["unit"]["enum"] == ["C", "F"]
 
