@@ -161,7 +161,7 @@ report(live=[texts(s) for s in seen], payload=final[COMPARE], kind=type(r).__nam
     payload = out["payload"]
     assert [r["model"] for r in payload["results"]] == ["gpt-4o-mini", "claude-haiku"]
     assert payload["aggregate"]["method"] == "voting" and out["kind"] == "CompareResult"
-    assert out["widget"] and "<del" in out["html"]
+    assert not out["widget"] and "<del" in out["html"]  # no hidden widget comm
     assert out["cell"] == "%%compare gpt-4o-mini claude-haiku --aggregate voting\nGreek letters?"
     assert len(fake.requests) == 2
     again = kernel.run(out["cell"])
