@@ -1,11 +1,15 @@
 /**
  * What the commands insert and run, kept free of JupyterLab imports so it can be unit-tested.
+ * The cache modes and aggregation methods are the kernel's (vocabulary.json).
  */
 
-export const CACHE_MODES = ['use', 'refresh', 'off', 'replay'] as const;
-export type CacheMode = (typeof CACHE_MODES)[number];
-export const AGGREGATES = ['', 'consensus', 'voting', 'best_confidence'] as const;
-export type Aggregate = (typeof AGGREGATES)[number];
+import { AGGREGATION_METHODS, AggregateMethod, CACHE_MODES } from './vocabulary';
+
+export { CACHE_MODES };
+export type CacheMode = string;
+/** --aggregate choices; '' leaves the magic's default. */
+export const AGGREGATES: (AggregateMethod | '')[] = ['', ...AGGREGATION_METHODS];
+export type Aggregate = AggregateMethod | '';
 
 export const CommandIDs = {
   insertLlm: 'memories-magics:insert-llm-cell',
@@ -28,7 +32,8 @@ export interface ISettings {
 
 export const DEFAULT_SETTINGS: ISettings = {
   defaultModel: '',
-  compareModels: ['smollm2', 'gpt-4o-mini', 'claude-haiku'],
+  /** Both run on this machine with no key; add hosted models in the settings. */
+  compareModels: ['smollm2', 'gemma'],
   compareAggregate: '',
   cacheMode: 'use'
 };
@@ -47,10 +52,10 @@ export function readSettings(composite: Record<string, unknown> | null | undefin
   return {
     defaultModel: modelWord(c.defaultModel),
     compareModels: models.length ? models : DEFAULT_SETTINGS.compareModels,
-    compareAggregate: (AGGREGATES as readonly unknown[]).includes(c.compareAggregate)
+    compareAggregate: (AGGREGATES as unknown[]).includes(c.compareAggregate)
       ? (c.compareAggregate as Aggregate)
       : DEFAULT_SETTINGS.compareAggregate,
-    cacheMode: (CACHE_MODES as readonly unknown[]).includes(c.cacheMode)
+    cacheMode: (CACHE_MODES as unknown[]).includes(c.cacheMode)
       ? (c.cacheMode as CacheMode)
       : DEFAULT_SETTINGS.cacheMode
   };

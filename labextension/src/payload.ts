@@ -1,74 +1,46 @@
 /**
- * The payloads of our MIME types, read defensively (a notebook file can hold anything), and the
- * small text helpers shared by the renderers.
+ * The payloads of our MIME types (types generated from memories_magics/payload.schema.json),
+ * read defensively: a notebook file can hold anything, so every field is checked and a
+ * missing or mistyped one gets a neutral value. Nothing here re-derives what the kernel
+ * wrote: the footer is the kernel's `footer_items`.
  */
 
-import { DiffMode, DiffOp, DIFF_MODES, isDiffOps } from './diff';
+import { isDiffOps } from './diff';
+import type {
+  Aggregate,
+  ComparePayload,
+  Diff,
+  FooterItem,
+  Parameters,
+  ResultPayload,
+  ToolStep
+} from './payload.types';
+import {
+  AGGREGATION_METHODS,
+  AnswerFormat,
+  COMPARE_MIME,
+  DIFF_MODES,
+  DiffMode,
+  FINISH_REASONS,
+  FOOTER_KINDS,
+  FORMATS,
+  FinishReason,
+  FooterKind,
+  AggregateMethod,
+  RESULT_MIME
+} from './vocabulary';
 
-export const RESULT_MIME = 'application/vnd.memories-magics.result+json';
-export const COMPARE_MIME = 'application/vnd.memories-magics.compare+json';
+export { COMPARE_MIME, RESULT_MIME, FORMATS };
+export type { AnswerFormat, FooterItem, ToolStep };
 
-export type AnswerFormat = 'markdown' | 'text' | 'code' | 'json' | 'html';
-export const FORMATS: AnswerFormat[] = ['markdown', 'text', 'code', 'json', 'html'];
+/** A result, or a %%compare column (whose `error` says why its model failed). */
+export type IResult = Omit<ResultPayload, 'error'> & { error: string | null };
 
-export interface IParameters {
-  system: string | null;
-  temperature: number | null;
-  top_p: number | null;
-  max_tokens: number | null;
-  seed: number | null;
-}
+export type IAggregate = Aggregate;
+export type IDiff = Diff;
 
-/** `application/vnd.memories-magics.result+json` (plus `error` inside a compare payload). */
-export interface IResult {
-  text: string;
-  format: AnswerFormat;
-  model: string;
-  model_id: string | null;
-  provider: string | null;
-  parameters: IParameters;
-  usage: { input_tokens: number | null; output_tokens: number | null };
-  cost_usd: number | null;
-  latency_s: number | null;
-  first_token_s: number | null;
-  finish_reason: string | null;
-  cached: boolean;
-  interrupted: boolean;
-  complete: boolean;
-  cache_key: string | null;
-  note: string | null;
-  footer: string | null;
-  error: string | null;
-  /** The kernel cut a very long answer for display (`truncated` in the payload). */
-  cut: boolean;
-  /** The answer's full length in characters, when it was cut. */
-  full_length: number | null;
-}
-
-export type AggregateMethod = 'consensus' | 'voting' | 'best_confidence';
-
-export interface IAggregate {
-  method: string;
-  winner: number | null;
-  score: number | null;
-  explanation: string;
-  text: string;
-}
-
-export interface IDiff {
-  mode: DiffMode;
-  a: number;
-  b: number;
-  ops: DiffOp[];
-}
-
-/** `application/vnd.memories-magics.compare+json`. */
-export interface ICompare {
-  prompt: string;
-  results: IResult[];
-  aggregate: IAggregate | null;
-  diff: IDiff | null;
-}
+/** A compare payload with every column read as an `IResult`. */
+export type ICompare = Omit<ComparePayload, 'results'> & { results: IResult[] };
 
 type Dict = Record<string, unknown>;
 
@@ -91,144 +63,122 @@ function int(value: unknown): number | null {
   return n !== null && Number.isInteger(n) ? n : null;
 }
 
-/** Read a result payload; missing or mistyped fields get neutral values. */
+function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | null {
+  return (allowed as readonly unknown[]).includes(value) ? (value as T) : null;
+}
+
+function list<T>(value: unknown, read: (item: unknown) => T | null): T[] {
+  return Array.isArray(value) ? value.map(read).filter((item): item is T => item !== null) : [];
+}
+
+function footerItem(value: unknown): FooterItem | null {
+  const item = dict(value);
+  const text = str(item.text);
+  return text === null ? null : { kind: oneOf<FooterKind>(item.kind, FOOTER_KINDS) ?? 'note', text };
+}
+
+function toolStep(value: unknown): ToolStep | null {
+  const step = dict(value);
+  const name = str(step.name);
+  return name === null
+    ? null
+    : {
+        name,
+        arguments: dict(step.arguments),
+        result: str(step.result) ?? '',
+        is_error: step.is_error === true
+      };
+}
+
+function parameters(value: unknown): Parameters {
+  const p = dict(value);
+  return {
+    system: str(p.system),
+    temperature: num(p.temperature),
+    top_p: num(p.top_p),
+    max_tokens: int(p.max_tokens),
+    seed: int(p.seed)
+  };
+}
+
+/** Read a result payload (or a compare column). */
 export function readResult(value: unknown): IResult {
   const data = dict(value);
-  const parameters = dict(data.parameters);
   const usage = dict(data.usage);
-  const format = str(data.format) as AnswerFormat | null;
+  const model = str(data.model) ?? str(data.model_id) ?? 'model';
+  let footer = list(data.footer_items, footerItem);
+  if (!data.footer_items && str(data.footer)) {
+    footer = [{ kind: 'note', text: str(data.footer)! }]; // saved before footer items
+  }
   return {
     text: str(data.text) ?? '',
-    format: format && FORMATS.includes(format) ? format : 'markdown',
-    model: str(data.model) ?? str(data.model_id) ?? 'model',
-    model_id: str(data.model_id),
-    provider: str(data.provider),
-    parameters: {
-      system: str(parameters.system),
-      temperature: num(parameters.temperature),
-      top_p: num(parameters.top_p),
-      max_tokens: int(parameters.max_tokens),
-      seed: int(parameters.seed)
-    },
+    truncated: data.truncated === true,
+    full_length: int(data.full_length) ?? 0,
+    format: oneOf<AnswerFormat>(data.format, FORMATS) ?? 'markdown',
+    model,
+    model_id: str(data.model_id) ?? model,
+    provider: str(data.provider) ?? '',
+    parameters: parameters(data.parameters),
     usage: { input_tokens: int(usage.input_tokens), output_tokens: int(usage.output_tokens) },
     cost_usd: num(data.cost_usd),
     latency_s: num(data.latency_s),
     first_token_s: num(data.first_token_s),
-    finish_reason: str(data.finish_reason),
+    finish_reason: oneOf<FinishReason>(data.finish_reason, FINISH_REASONS),
     cached: data.cached === true,
     interrupted: data.interrupted === true,
     complete: data.complete !== false,
     cache_key: str(data.cache_key),
     note: str(data.note),
-    footer: str(data.footer),
-    error: str(data.error),
-    cut: data.truncated === true,
-    full_length: int(data.full_length)
+    footer_items: footer,
+    tools_replayed: data.tools_replayed === true,
+    tool_steps: list(data.tool_steps, toolStep),
+    error: str(data.error)
   };
+}
+
+function readAggregate(value: unknown, columns: number): IAggregate | null {
+  if (!value || typeof value !== 'object') {
+    return null;
+  }
+  const agg = dict(value);
+  const winner = int(agg.winner);
+  const method = oneOf<AggregateMethod>(agg.method, AGGREGATION_METHODS) ?? 'consensus';
+  return {
+    method,
+    winner: winner !== null && winner >= 0 && winner < columns ? winner : null,
+    score: num(agg.score),
+    explanation: str(agg.explanation) ?? '',
+    line: str(agg.line) ?? method,
+    text: str(agg.text) ?? ''
+  };
+}
+
+function readDiff(value: unknown, columns: number): IDiff | null {
+  const d = dict(value);
+  const mode = oneOf<DiffMode>(d.mode, DIFF_MODES);
+  const [a, b] = [int(d.a), int(d.b)];
+  const inRange = (i: number | null): i is number => i !== null && i >= 0 && i < columns;
+  return mode && inRange(a) && inRange(b) && isDiffOps(d.ops) ? { mode, a, b, ops: d.ops } : null;
 }
 
 /** Read a compare payload. */
 export function readCompare(value: unknown): ICompare {
   const data = dict(value);
   const results = Array.isArray(data.results) ? data.results.map(readResult) : [];
-  let aggregate: IAggregate | null = null;
-  if (data.aggregate && typeof data.aggregate === 'object') {
-    const agg = dict(data.aggregate);
-    const winner = int(agg.winner);
-    aggregate = {
-      method: str(agg.method) ?? 'aggregate',
-      winner: winner !== null && winner >= 0 && winner < results.length ? winner : null,
-      score: num(agg.score),
-      explanation: str(agg.explanation) ?? '',
-      text: str(agg.text) ?? ''
-    };
-  }
-  let diff: IDiff | null = null;
-  if (data.diff && typeof data.diff === 'object') {
-    const d = dict(data.diff);
-    const mode = str(d.mode) as DiffMode | null;
-    const a = int(d.a);
-    const b = int(d.b);
-    if (
-      mode &&
-      DIFF_MODES.includes(mode) &&
-      a !== null &&
-      b !== null &&
-      a >= 0 &&
-      b >= 0 &&
-      a < results.length &&
-      b < results.length &&
-      isDiffOps(d.ops)
-    ) {
-      diff = { mode, a, b, ops: d.ops };
-    }
-  }
-  return { prompt: str(data.prompt) ?? '', results, aggregate, diff };
+  return {
+    prompt: str(data.prompt) ?? '',
+    results,
+    aggregate: readAggregate(data.aggregate, results.length),
+    diff: readDiff(data.diff, results.length)
+  };
 }
 
-/** Seconds with two decimals ("0.41 s"), or null. */
-export function seconds(value: number | null): string | null {
-  return value === null ? null : `${value.toFixed(2)} s`;
-}
-
-/** "$0 (local)", "~$0.0012", or null when unknown. */
-export function costLabel(result: IResult): string | null {
-  if (result.provider === 'local') {
-    return '$0 (local)';
-  }
-  const cost = result.cost_usd;
-  if (cost === null) {
-    return null;
-  }
-  if (cost === 0) {
-    return '$0';
-  }
-  return cost < 0.0001 ? '<$0.0001 est.' : `~$${cost.toFixed(4)} est.`;
-}
-
-export function tokensLabel(result: IResult): string | null {
-  const { input_tokens: i, output_tokens: o } = result.usage;
-  if (i === null && o === null) {
-    return null;
-  }
-  return `${i ?? '?'} in / ${o ?? '?'} out tokens`;
-}
-
-export type WarningKind = 'interrupted' | 'truncated' | 'max-tokens';
-
-/** The warning a result deserves, if any. */
-export function warningOf(result: IResult): { kind: WarningKind; text: string } | null {
-  if (result.error) {
-    return null;
-  }
-  if (result.interrupted) {
-    return { kind: 'interrupted', text: 'interrupted: partial answer, not cached' };
-  }
-  if (result.finish_reason === null || !result.complete) {
-    return { kind: 'truncated', text: 'truncated: the stream ended early, not cached' };
-  }
-  if (['length', 'max_tokens', 'MAX_TOKENS'].includes(result.finish_reason)) {
-    return { kind: 'max-tokens', text: 'stopped at --max-tokens' };
-  }
-  return null;
-}
-
-/** "showing 100,000 of 250,000 characters" when the kernel cut the answer for display. */
-export function cutLabel(result: IResult): string | null {
-  if (!result.cut) {
-    return null;
-  }
-  const shown = Array.from(result.text).length.toLocaleString('en-US');
-  const full = result.full_length === null ? '?' : result.full_length.toLocaleString('en-US');
-  return `showing ${shown} of ${full} characters (the full text is in the result: -o VAR)`;
-}
-
-/** A tooltip with everything we know about a call. */
+/** A tooltip with what the footer leaves out: the model id, parameters, cache key. */
 export function detailsTitle(result: IResult): string {
   const p = result.parameters;
   const lines = [
-    result.footer ?? '',
-    `model: ${result.model_id ?? result.model}${result.provider ? ` (${result.provider})` : ''}`
+    result.footer_items.map(item => item.text).join(' · '),
+    `model: ${result.model_id}${result.provider ? ` (${result.provider})` : ''}`
   ];
   const params = [
     p.temperature !== null ? `temperature ${p.temperature}` : '',

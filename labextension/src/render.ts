@@ -1,27 +1,14 @@
 /**
  * DOM for the result and compare payloads. Model text only ever reaches the page as text
- * nodes or through `safe.ts`; nothing here sets innerHTML.
+ * nodes or through `safe.ts`; nothing here sets innerHTML. The footer is the kernel's
+ * `footer_items`, drawn as they are (styled by kind).
  */
 
-import {
-  DIFF_MODES,
-  DiffMode,
-  DiffOp,
-  diffTexts
-} from './diff';
-import {
-  ICompare,
-  IResult,
-  costLabel,
-  cutLabel,
-  detailsTitle,
-  extractCode,
-  parseJsonAnswer,
-  seconds,
-  tokensLabel,
-  warningOf
-} from './payload';
-import { ISafeRenderContext, renderSafeHtml, renderSafeMarkdown } from './safe';
+import { DIFF_MODES, DiffOp, diffTexts } from './diff';
+import { ICompare, IResult, detailsTitle, extractCode, parseJsonAnswer } from './payload';
+import type { FooterItem } from './payload.types';
+import { renderSafeHtml, renderSafeMarkdown } from './safe';
+import type { DiffMode, FooterKind } from './vocabulary';
 
 /** What the renderers may ask of the application (absent in tests or outside a notebook). */
 export interface IActions {
@@ -31,7 +18,7 @@ export interface IActions {
   insertCodeCell?(code: string, origin: HTMLElement): boolean | void | Promise<unknown>;
 }
 
-export interface IRenderContext extends ISafeRenderContext {
+export interface IRenderContext {
   actions?: IActions;
 }
 
@@ -59,6 +46,8 @@ export const CSS = {
   diffControls: 'jp-MemoriesMagics-diffControls',
   diffText: 'jp-MemoriesMagics-diffText',
   diffStats: 'jp-MemoriesMagics-diffStats',
+  diffRow: 'jp-MemoriesMagics-diffRow',
+  tools: 'jp-MemoriesMagics-tools',
   winner: 'jp-mod-winner'
 };
 
@@ -140,11 +129,7 @@ export function copyableText(result: IResult): string {
 }
 
 /** Render the answer itself (by format) into a new element. */
-export async function renderAnswer(
-  doc: Document,
-  result: IResult,
-  context: IRenderContext
-): Promise<HTMLElement> {
+export function renderAnswer(doc: Document, result: IResult): HTMLElement {
   const text = result.text;
   if (!text.trim()) {
     return h(doc, 'div', `${CSS.answer} ${CSS.empty}`, ['(empty answer)']);
@@ -170,24 +155,74 @@ export async function renderAnswer(
         ]);
       }
       const host = h(doc, 'div', `${CSS.answer} jp-RenderedHTMLCommon jp-RenderedMarkdown`);
-      await renderSafeMarkdown(host, text, context);
+      renderSafeMarkdown(host, text);
       host.append(h(doc, 'p', CSS.warning, ['The answer is not valid JSON.']));
       return host;
     }
     case 'html': {
       const host = h(doc, 'div', `${CSS.answer} jp-RenderedHTMLCommon jp-RenderedHTML`);
-      renderSafeHtml(host, text, context);
+      renderSafeHtml(host, text);
       return host;
     }
     default: {
       const host = h(doc, 'div', `${CSS.answer} jp-RenderedHTMLCommon jp-RenderedMarkdown`);
-      await renderSafeMarkdown(host, text, context);
+      renderSafeMarkdown(host, text);
       return host;
     }
   }
 }
 
-/** The compact footer: model, tokens, latency, cost, cached badge, warnings, buttons. */
+/** Footer items that are warnings (drawn with a ⚠), by kind. */
+const WARNINGS = new Set<FooterKind>([
+  'interrupted',
+  'truncated',
+  'max_tokens',
+  'content_filter',
+  'cut'
+]);
+
+/** One footer item as the kernel wrote it; its kind chooses the style. */
+function footerItem(doc: Document, item: FooterItem): HTMLElement {
+  const attrs = { 'data-kind': item.kind };
+  switch (item.kind) {
+    case 'model':
+      return h(doc, 'span', CSS.model, [item.text], attrs);
+    case 'cached':
+      return h(doc, 'span', `${CSS.badge} jp-mod-cached`, [item.text], {
+        ...attrs,
+        title: 'Answered from this notebook’s cache'
+      });
+    case 'error':
+      return h(doc, 'span', `${CSS.badge} jp-mod-error`, ['error'], { ...attrs, title: item.text });
+    case 'note':
+      return h(doc, 'span', CSS.note, [item.text], attrs);
+    default:
+      return WARNINGS.has(item.kind)
+        ? h(doc, 'span', `${CSS.warning} jp-mod-${item.kind}`, [`⚠ ${item.text}`], attrs)
+        : h(doc, 'span', CSS.item, [item.text], attrs);
+  }
+}
+
+/** The tool calls of a --tools answer: `name(arguments) → result`, errors marked. */
+function renderToolSteps(doc: Document, result: IResult): HTMLElement {
+  const count = result.tool_steps.length;
+  const list = h(doc, 'ol');
+  for (const step of result.tool_steps) {
+    list.append(
+      h(doc, 'li', step.is_error ? 'jp-mod-error' : undefined, [
+        h(doc, 'code', undefined, [`${step.name}(${JSON.stringify(step.arguments)})`]),
+        ' → ',
+        h(doc, 'span', 'jp-MemoriesMagics-toolResult', [step.result])
+      ])
+    );
+  }
+  return h(doc, 'details', CSS.tools, [
+    h(doc, 'summary', undefined, [`${count} tool call${count === 1 ? '' : 's'}`]),
+    list
+  ]);
+}
+
+/** The compact footer: the kernel's items, then the buttons. */
 export function renderFooter(
   doc: Document,
   result: IResult,
@@ -195,40 +230,9 @@ export function renderFooter(
   origin: () => HTMLElement
 ): HTMLElement {
   const footer = h(doc, 'div', CSS.footer, [], { title: detailsTitle(result) });
-  footer.append(h(doc, 'span', CSS.model, [result.model]));
+  footer.append(...result.footer_items.map(item => footerItem(doc, item)));
   if (result.error) {
-    footer.append(h(doc, 'span', `${CSS.badge} jp-mod-error`, ['error']));
     return footer;
-  }
-  const latency = seconds(result.latency_s);
-  const first = seconds(result.first_token_s);
-  const items = [
-    tokensLabel(result),
-    latency ? (first ? `${latency} (first token ${first})` : latency) : null,
-    costLabel(result)
-  ];
-  for (const item of items) {
-    if (item) {
-      footer.append(h(doc, 'span', CSS.item, [item]));
-    }
-  }
-  if (result.cached) {
-    footer.append(
-      h(doc, 'span', `${CSS.badge} jp-mod-cached`, ['cached'], {
-        title: 'Answered from this notebook’s cache'
-      })
-    );
-  }
-  const warning = warningOf(result);
-  if (warning) {
-    footer.append(h(doc, 'span', `${CSS.warning} jp-mod-${warning.kind}`, [`⚠ ${warning.text}`]));
-  }
-  const cut = cutLabel(result);
-  if (cut) {
-    footer.append(h(doc, 'span', `${CSS.warning} jp-mod-cut`, [cut]));
-  }
-  if (result.note) {
-    footer.append(h(doc, 'span', CSS.note, [result.note]));
   }
   const actions = h(doc, 'span', CSS.actions);
   actions.append(
@@ -272,20 +276,44 @@ export async function renderResult(
 ): Promise<void> {
   const doc = host.ownerDocument;
   const root = h(doc, 'div', CSS.result, [], { 'data-format': result.format });
-  root.append(await renderAnswer(doc, result, context));
+  root.append(renderAnswer(doc, result));
+  if (result.tool_steps.length) {
+    root.append(renderToolSteps(doc, result));
+  }
   root.append(renderFooter(doc, result, context, () => host));
   host.replaceChildren(root);
 }
 
-function diffFragment(doc: Document, ops: DiffOp[]): DocumentFragment {
+const GUTTER = { equal: ' ', delete: '-', insert: '+' };
+
+/**
+ * A diff as text nodes: words and characters inline (a deletion and the insertion that
+ * replaces it kept apart by a space in word mode), lines one row each with a -/+ gutter.
+ */
+function diffFragment(doc: Document, ops: DiffOp[], mode: DiffMode): DocumentFragment {
   const fragment = doc.createDocumentFragment();
-  for (const [op, text] of ops) {
+  if (mode === 'line') {
+    for (const [op, text] of ops) {
+      for (const line of text.replace(/\n$/, '').split('\n')) {
+        fragment.append(
+          h(doc, 'div', `${CSS.diffRow} jp-mod-${op}`, [`${GUTTER[op]} ${line}`], { 'data-op': op })
+        );
+      }
+    }
+    return fragment;
+  }
+  ops.forEach(([op, text], i) => {
     if (op === 'equal') {
       fragment.append(doc.createTextNode(text));
-    } else {
-      fragment.append(h(doc, op === 'insert' ? 'ins' : 'del', `jp-mod-${op}`, [text]));
+      return;
     }
-  }
+    fragment.append(h(doc, op === 'insert' ? 'ins' : 'del', `jp-mod-${op}`, [text]));
+    const next = ops[i + 1];
+    if (mode === 'word' && op === 'delete' && next?.[0] === 'insert' &&
+        !/\s$/.test(text) && !/^\s/.test(next[1])) {
+      fragment.append(doc.createTextNode(' '));
+    }
+  });
   return fragment;
 }
 
@@ -364,7 +392,8 @@ function renderDiff(doc: Document, compare: ICompare): HTMLElement {
     } else {
       ops = diffTexts(results[state.a].text, results[state.b].text, state.mode);
     }
-    output.replaceChildren(diffFragment(doc, ops));
+    output.replaceChildren(diffFragment(doc, ops, state.mode));
+    output.dataset.mode = state.mode;
     stats.textContent = diffStats(ops, state.mode);
     for (const button of modeButtons) {
       const on = button.dataset.mode === state.mode;
@@ -389,19 +418,6 @@ function renderDiff(doc: Document, compare: ICompare): HTMLElement {
   return section;
 }
 
-function aggregateTitle(compare: ICompare): string {
-  const agg = compare.aggregate!;
-  const method = agg.method.replace(/_/g, ' ');
-  const parts = [method.charAt(0).toUpperCase() + method.slice(1)];
-  if (agg.winner !== null) {
-    parts.push(`winner: ${agg.winner + 1}. ${compare.results[agg.winner].model}`);
-  }
-  if (agg.score !== null) {
-    parts.push(`score ${Number(agg.score.toFixed(3))}`);
-  }
-  return parts.join(' · ');
-}
-
 /** Render a compare payload into `host`. */
 export async function renderCompare(
   host: HTMLElement,
@@ -422,8 +438,7 @@ export async function renderCompare(
   const columns = h(doc, 'div', CSS.columns, [], {
     style: `--jp-MemoriesMagics-columns: ${Math.max(1, Math.min(compare.results.length, 4))}`
   });
-  const rendered = await Promise.all(
-    compare.results.map(async (result, index) => {
+  const rendered = compare.results.map((result, index) => {
       const column = h(doc, 'section', CSS.column, [], { 'data-index': String(index) });
       if (index === winner) {
         column.classList.add(CSS.winner);
@@ -438,26 +453,22 @@ export async function renderCompare(
       if (result.error) {
         column.append(h(doc, 'div', CSS.error, [result.error]));
       } else {
-        column.append(await renderAnswer(doc, result, context));
+        column.append(renderAnswer(doc, result));
       }
       column.append(renderFooter(doc, result, context, () => host));
       return column;
-    })
-  );
+    });
   columns.append(...rendered);
   root.append(columns);
 
   if (compare.aggregate) {
     const agg = compare.aggregate;
     const section = h(doc, 'section', CSS.aggregate, [
-      h(doc, 'header', undefined, [aggregateTitle(compare)])
+      h(doc, 'header', undefined, [agg.line])
     ]);
-    if (agg.explanation) {
-      section.append(h(doc, 'p', 'jp-MemoriesMagics-explanation', [agg.explanation]));
-    }
     if (agg.text) {
       const answer = h(doc, 'div', `${CSS.answer} jp-RenderedHTMLCommon jp-RenderedMarkdown`);
-      await renderSafeMarkdown(answer, agg.text, context);
+      renderSafeMarkdown(answer, agg.text);
       section.append(answer);
     }
     root.append(section);

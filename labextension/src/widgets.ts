@@ -9,11 +9,9 @@ import { COMPARE_MIME, RESULT_MIME, readCompare, readResult } from './payload';
 import { IActions, IRenderContext, renderCompare, renderResult } from './render';
 
 /**
- * Lower ranks win. Ours beats text/markdown (60), text/html (50), application/json (0) and
- * the Jupyter widget view (-10): a %%compare bundle also carries the kernel's anywidget diff
- * view for front ends without this extension, and in JupyterLab ours replaces it (it renders
- * the answers as sanitised Markdown with footers, and still works when the notebook is
- * reopened without a live kernel).
+ * Lower ranks win. Ours beats text/markdown (60), text/html (50) and application/json (0):
+ * the kernel's static HTML and Markdown are for front ends without this extension; ours is
+ * the interactive view (and works when the notebook is reopened without a live kernel).
  */
 export const RENDERER_RANK = -20;
 
@@ -27,11 +25,7 @@ abstract class RendererBase extends Widget implements IRenderMime.IRenderer {
   }
 
   protected get context(): IRenderContext {
-    return {
-      sanitizer: this.options.sanitizer,
-      markdownParser: this.options.markdownParser ?? null,
-      actions: this.actions
-    };
+    return { actions: this.actions };
   }
 
   abstract renderModel(model: IRenderMime.IMimeModel): Promise<void>;

@@ -38,6 +38,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 
 HOSTILE = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
            "[x](javascript:window.__pwned=3) and ![pixel](http://127.0.0.1:9/pixel.png)")
+#: Model text that must show as written (raw HTML as text), with Markdown still formatting.
+AS_WRITTEN = "**Note:** a<b and b>c, <div>x</div> <br> <start_of_image> `a < b && c`"
 CODE_ANSWER = "Here you go:\n\n```python\nprint(6 * 7)\n```\n"
 COMPARE_ANSWER = "Blue, green and red are three colours."
 
@@ -78,7 +80,7 @@ def _notebook(cells: list[str]) -> dict:
 def provider() -> Iterator[FakeLLMServer]:
     with FakeLLMServer() as server:
         # Cells run one after the other, so the OpenAI requests arrive in this order.
-        server.script(Reply(text=HOSTILE), Reply(text=CODE_ANSWER))
+        server.script(Reply(text=f"{HOSTILE}\n\n{AS_WRITTEN}"), Reply(text=CODE_ANSWER))
         server.default = Reply(text=COMPARE_ANSWER)
         yield server
 
@@ -209,17 +211,23 @@ def test_renderers_in_jupyterlab(page) -> None:
     assert local.locator(".jp-MemoriesMagics-answer").inner_text().strip()
     assert local.locator("button[data-action='copy']").count() == 1
 
-    # The hostile answer: nothing ran, nothing loaded, the link has no target.
+    # The hostile answer: nothing ran, nothing loaded, its HTML and link show as written.
     hostile = _cell(page, 2)
-    assert hostile.locator(".jp-MemoriesMagics-model").inner_text() == "gpt-4o-mini"
+    assert hostile.locator(".jp-MemoriesMagics-model").first.inner_text() == "gpt-4o-mini"
     output = hostile.locator(".jp-OutputArea")
-    assert output.locator("script, img, iframe, object, embed").count() == 0
+    assert output.locator("script, img, iframe, object, embed, div.x, br").count() == 0
     assert output.locator("[onerror], [onclick], [onload]").count() == 0
     assert output.locator("a[href^='javascript' i]").count() == 0
-    assert output.locator(".jp-MemoriesMagics-blockedImage").count() == 2
-    blocked = output.locator(".jp-MemoriesMagics-blockedLink")
-    assert blocked.inner_text() == "x"
-    blocked.click()
+    assert output.locator(".jp-MemoriesMagics-blockedImage").count() == 1  # the Markdown image
+    answer = output.locator(".jp-MemoriesMagics-answer")
+    shown = answer.inner_text()
+    assert '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>' in shown
+    assert "[x](javascript:window.__pwned=3)" in shown
+    # Text as written: raw HTML and special tokens are text, Markdown still formats.
+    assert "Note: a<b and b>c, <div>x</div> <br> <start_of_image> a < b && c" in shown
+    assert answer.locator("strong").first.inner_text() == "Note:"
+    assert answer.locator("code").last.inner_text() == "a < b && c"
+    assert answer.locator("div, br").count() == 0
     assert page.evaluate("typeof window.__pwned") == "undefined"
     # No <script> anywhere in the notebook's outputs, and the images were never requested.
     assert page.locator(".jp-Notebook .jp-OutputArea script").count() == 0
@@ -244,8 +252,18 @@ def test_renderers_in_jupyterlab(page) -> None:
     assert compare.locator(".jp-MemoriesMagics-aggregate").count() == 1
     diff = compare.locator(".jp-MemoriesMagics-diff")
     assert diff.locator("ins, del").count() > 0
+    # Word diff: removed and added words never glued; line diff: one row per line.
+    assert page.evaluate("""() => Array.from(
+        document.querySelectorAll('.jp-MemoriesMagics-diffText del')).every(d => {
+          const next = d.nextSibling;
+          return !(next && next.nodeName === 'INS') ||
+            /\\s$/.test(d.textContent) || /^\\s/.test(next.textContent);
+        })""")
     diff.locator("button[data-mode='line']").click()
     assert diff.locator("button[data-mode='line']").get_attribute("aria-checked") == "true"
+    rows = diff.locator(".jp-MemoriesMagics-diffRow")
+    assert rows.count() >= 2
+    assert {rows.nth(i).inner_text()[:1] for i in range(rows.count())} <= {" ", "-", "+"}
 
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert not PAGE_ERRORS, PAGE_ERRORS
@@ -332,6 +350,7 @@ def test_saved_outputs_render_untrusted(page, lab: dict) -> None:
     assert page.evaluate(
         "window.jupyterapp.shell.currentWidget.content.widgets.every(c => !c.model.trusted)")
     assert panel.locator(".jp-MemoriesMagics-result").count() == len(LLM_CELLS)
-    assert panel.locator(".jp-MemoriesMagics-blockedImage").count() == 2
+    assert panel.locator(".jp-MemoriesMagics-blockedImage").count() == 1
     assert panel.locator(".jp-OutputArea script, .jp-OutputArea img").count() == 0
+    assert "<start_of_image>" in panel.locator(".jp-MemoriesMagics-result").nth(1).inner_text()
     assert page.evaluate("typeof window.__pwned") == "undefined"

@@ -50,7 +50,7 @@ describe('inserted cells', () => {
   });
 
   it('%%compare lists the models', () => {
-    expect(compareCellSource(DEFAULT_SETTINGS)).toBe('%%compare smollm2 gpt-4o-mini claude-haiku\n');
+    expect(compareCellSource(DEFAULT_SETTINGS)).toBe('%%compare smollm2 gemma\n');
     expect(
       compareCellSource({ ...DEFAULT_SETTINGS, compareModels: ['a', 'b'], compareAggregate: 'voting', cacheMode: 'off' })
     ).toBe('%%compare a b --aggregate voting --cache off\n');

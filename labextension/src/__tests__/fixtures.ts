@@ -1,10 +1,11 @@
 /**
  * Payloads shaped like the Python side's (memories_magics/display/render.py `result_json`
- * and the %%compare bundle), plus hostile model text.
+ * and the %%compare bundle; both valid against memories_magics/payload.schema.json, which
+ * vocabulary.spec.ts checks), plus hostile model text.
  */
-import { marked } from 'marked';
+import Ajv from 'ajv';
 
-import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import schema from '../../../memories_magics/payload.schema.json';
 
 export const HOSTILE =
   '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>' +
@@ -28,10 +29,24 @@ export function resultPayload(overrides: Record<string, unknown> = {}): Record<s
     complete: true,
     cache_key: 'ab12cd34',
     note: null,
-    footer:
-      'smollm2 · 31 in / 30 out tokens · 0.41 s · first token 0.05 s · $0 (local)',
+    footer_items: [
+      { kind: 'model', text: 'smollm2' },
+      { kind: 'tokens', text: '31 in / 30 out tokens' },
+      { kind: 'latency', text: '0.41 s' },
+      { kind: 'first_token', text: 'first token 0.05 s' },
+      { kind: 'cost', text: '$0 (local)' }
+    ],
+    truncated: false,
+    full_length: 16,
+    tools_replayed: false,
+    tool_steps: [],
     ...overrides
   };
+}
+
+/** A footer item list with `extra` items after the usual ones. */
+export function footerWith(...extra: { kind: string; text: string }[]): unknown[] {
+  return [...(resultPayload().footer_items as unknown[]), ...extra];
 }
 
 export function comparePayload(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -46,23 +61,30 @@ export function comparePayload(overrides: Record<string, unknown> = {}): Record<
         provider: 'openai',
         cost_usd: 0.000012,
         cached: true,
+        footer_items: [
+          { kind: 'model', text: 'gpt-4o-mini' },
+          { kind: 'cost', text: '<$0.0001 est.' },
+          { kind: 'cached', text: 'cached' }
+        ],
         error: null
       }),
-      resultPayload({
+      {
         text: '',
         model: 'claude-haiku',
         model_id: 'anthropic:claude-3-5-haiku-latest',
-        provider: 'anthropic',
-        finish_reason: null,
-        complete: false,
+        footer_items: [
+          { kind: 'model', text: 'claude-haiku' },
+          { kind: 'error', text: 'error: ANTHROPIC_API_KEY is not set' }
+        ],
         error: 'ANTHROPIC_API_KEY is not set: set it to use anthropic models'
-      })
+      }
     ],
     aggregate: {
       method: 'consensus',
       winner: 1,
       score: 0.8333333,
       explanation: '2 of 2 answers agree most with answer 2.',
+      line: 'consensus: gpt-4o-mini (score 0.83): 2 of 2 answers agree most with answer 2.',
       text: 'The sky is grey today.'
     },
     diff: {
@@ -80,13 +102,13 @@ export function comparePayload(overrides: Record<string, unknown> = {}): Record<
   };
 }
 
-/** A Markdown parser like JupyterLab's (which is built on marked). */
-export const markedParser: IRenderMime.IMarkdownParser = {
-  render: async (source: string) => marked.parse(source) as string
-};
+const ajv = new Ajv({ strictTuples: false }).addSchema(schema);
 
-/** A sanitizer that does nothing: harden() must be safe on its own. */
-export const noSanitizer: IRenderMime.ISanitizer = { sanitize: (html: string) => html };
+/** The schema's errors for a payload ('' when it is valid). */
+export function schemaErrors(definition: 'result' | 'compare', payload: unknown): string {
+  const validate = ajv.getSchema(`${schema.$id}#/definitions/${definition}`)!;
+  return validate(payload) ? '' : ajv.errorsText(validate.errors);
+}
 
 /** Every element and attribute that survived, for invariant checks. */
 export function allElements(root: ParentNode): Element[] {

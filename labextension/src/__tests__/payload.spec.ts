@@ -1,27 +1,44 @@
 import { describe, expect, it } from 'vitest';
 
-import {
-  costLabel,
-  cutLabel,
-  detailsTitle,
-  extractCode,
-  parseJsonAnswer,
-  readCompare,
-  readResult,
-  tokensLabel,
-  warningOf
-} from '../payload';
-import { comparePayload, resultPayload } from './fixtures';
+import { detailsTitle, extractCode, parseJsonAnswer, readCompare, readResult } from '../payload';
+import { comparePayload, resultPayload, schemaErrors } from './fixtures';
 
 describe('readResult', () => {
-  it('reads the Python payload', () => {
+  it('reads the Python payload as it is, footer items included', () => {
+    expect(schemaErrors('result', resultPayload())).toBe('');
     const r = readResult(resultPayload());
     expect(r.model).toBe('smollm2');
-    expect(r.provider).toBe('local');
     expect(r.parameters.seed).toBe(1);
     expect(r.usage).toEqual({ input_tokens: 31, output_tokens: 30 });
-    expect(r.complete).toBe(true);
+    expect(r.footer_items.map(i => i.kind)).toEqual([
+      'model',
+      'tokens',
+      'latency',
+      'first_token',
+      'cost'
+    ]);
     expect(r.error).toBeNull();
+    // What it read is a valid payload again (an error column aside).
+    const { error: _none, ...rest } = r;
+    expect(schemaErrors('result', rest)).toBe('');
+  });
+
+  it('reads tool steps, and reads unknown footer kinds as notes', () => {
+    const r = readResult(
+      resultPayload({
+        tool_steps: [{ name: 'f', arguments: { x: 1 }, result: '2', is_error: false }, 'junk'],
+        footer_items: [{ kind: 'vendor', text: 'x' }, { kind: 'cost' }]
+      })
+    );
+    expect(r.tool_steps).toEqual([{ name: 'f', arguments: { x: 1 }, result: '2', is_error: false }]);
+    expect(r.footer_items).toEqual([{ kind: 'note', text: 'x' }]);
+  });
+
+  it('shows the footer line of outputs saved before footer items', () => {
+    const { footer_items: _items, ...old } = resultPayload();
+    expect(readResult({ ...old, footer: 'smollm2 · 3 in' }).footer_items).toEqual([
+      { kind: 'note', text: 'smollm2 · 3 in' }
+    ]);
   });
 
   it('survives garbage', () => {
@@ -30,16 +47,21 @@ describe('readResult', () => {
       expect(r.text).toBe('');
       expect(r.format).toBe('markdown');
       expect(r.usage).toEqual({ input_tokens: null, output_tokens: null });
+      expect(r.footer_items).toEqual([]);
+      expect(r.finish_reason).toBeNull();
     }
+    expect(readResult(resultPayload({ finish_reason: 'end_turn' })).finish_reason).toBeNull();
   });
 });
 
 describe('readCompare', () => {
   it('reads the Python payload', () => {
+    expect(schemaErrors('compare', comparePayload())).toBe('');
     const c = readCompare(comparePayload());
     expect(c.results).toHaveLength(3);
     expect(c.results[2].error).toContain('ANTHROPIC_API_KEY');
     expect(c.aggregate!.winner).toBe(1);
+    expect(c.aggregate!.line).toContain('consensus: gpt-4o-mini');
     expect(c.diff!.ops).toHaveLength(4);
   });
 
@@ -51,6 +73,7 @@ describe('readCompare', () => {
       })
     );
     expect(c.aggregate!.winner).toBeNull();
+    expect(c.aggregate!.line).toBe('voting');
     expect(c.diff).toBeNull();
     expect(readCompare(comparePayload({ diff: { mode: 'x', a: 0, b: 1, ops: [] } })).diff).toBeNull();
     expect(readCompare(comparePayload({ aggregate: null })).aggregate).toBeNull();
@@ -58,51 +81,15 @@ describe('readCompare', () => {
   });
 });
 
-describe('footer pieces', () => {
-  it('labels cost and tokens', () => {
-    expect(costLabel(readResult(resultPayload()))).toBe('$0 (local)');
-    expect(costLabel(readResult(resultPayload({ provider: 'openai', cost_usd: 0.00012 })))).toBe(
-      '~$0.0001 est.'
-    );
-    expect(costLabel(readResult(resultPayload({ provider: 'openai', cost_usd: 0.0000012 })))).toBe(
-      '<$0.0001 est.'
-    );
-    expect(costLabel(readResult(resultPayload({ provider: 'openai', cost_usd: 0 })))).toBe('$0');
-    expect(costLabel(readResult(resultPayload({ provider: 'openai', cost_usd: null })))).toBeNull();
-    expect(tokensLabel(readResult(resultPayload()))).toBe('31 in / 30 out tokens');
-    expect(
-      tokensLabel(readResult(resultPayload({ usage: { input_tokens: 3, output_tokens: null } })))
-    ).toBe('3 in / ? out tokens');
-  });
-
-  it('warns about interrupted, truncated and max-tokens answers', () => {
-    expect(warningOf(readResult(resultPayload()))).toBeNull();
-    expect(warningOf(readResult(resultPayload({ interrupted: true, complete: false })))!.kind).toBe(
-      'interrupted'
-    );
-    expect(warningOf(readResult(resultPayload({ finish_reason: null, complete: false })))!.kind).toBe(
-      'truncated'
-    );
-    expect(warningOf(readResult(resultPayload({ finish_reason: 'length' })))!.kind).toBe(
-      'max-tokens'
-    );
-    expect(warningOf(readResult(resultPayload({ finish_reason: null, error: 'boom' })))).toBeNull();
-  });
-
+describe('detailsTitle', () => {
   it('puts the details in a tooltip', () => {
-    const title = detailsTitle(readResult(resultPayload({ parameters: { seed: 1, system: 'Be brief.' } })));
+    const title = detailsTitle(
+      readResult(resultPayload({ parameters: { seed: 1, system: 'Be brief.' } }))
+    );
+    expect(title).toContain('smollm2 · 31 in / 30 out tokens');
     expect(title).toContain('seed 1');
     expect(title).toContain('system: Be brief.');
     expect(title).toContain('cache key: ab12cd34');
-  });
-});
-
-describe('cutLabel', () => {
-  it('says how much of a long answer is shown', () => {
-    expect(cutLabel(readResult(resultPayload()))).toBeNull();
-    expect(
-      cutLabel(readResult(resultPayload({ text: 'x'.repeat(1500), truncated: true, full_length: 250000 })))
-    ).toBe('showing 1,500 of 250,000 characters (the full text is in the result: -o VAR)');
   });
 });
 

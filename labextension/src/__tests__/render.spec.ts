@@ -1,14 +1,13 @@
-import { Sanitizer } from '@jupyterlab/apputils/lib/sanitizer';
 import { describe, expect, it, vi } from 'vitest';
 
 import { readCompare, readResult } from '../payload';
 import { CSS, IRenderContext, renderCompare, renderResult } from '../render';
-import { HOSTILE, comparePayload, markedParser, resultPayload } from './fixtures';
+import { HOSTILE, comparePayload, footerWith, resultPayload } from './fixtures';
 
 const flush = () => new Promise(resolve => setTimeout(resolve, 0));
 
 function context(actions: IRenderContext['actions'] = {}): IRenderContext {
-  return { markdownParser: markedParser, sanitizer: new Sanitizer(), actions };
+  return { actions };
 }
 
 async function result(overrides: Record<string, unknown> = {}, ctx = context()) {
@@ -33,41 +32,83 @@ const footerText = (host: HTMLElement) =>
   host.querySelector(`.${CSS.footer}`)!.textContent!.replace(/\s+/g, ' ');
 
 describe('renderResult', () => {
-  it('renders the answer as Markdown with a footer', async () => {
+  it('renders the answer as Markdown with the kernel’s footer items', async () => {
     const host = await result();
     expect(host.querySelector(`.${CSS.answer} strong`)!.textContent).toBe('world');
-    const footer = footerText(host);
     expect(host.querySelector(`.${CSS.model}`)!.textContent).toBe('smollm2');
-    expect(footer).toContain('31 in / 30 out tokens');
-    expect(footer).toContain('0.41 s (first token 0.05 s)');
-    expect(footer).toContain('$0 (local)');
-    expect(footer).not.toContain('cached');
+    const items = Array.from(host.querySelectorAll(`.${CSS.footer} [data-kind]`), el => [
+      el.getAttribute('data-kind'),
+      el.textContent
+    ]);
+    expect(items).toEqual([
+      ['model', 'smollm2'],
+      ['tokens', '31 in / 30 out tokens'],
+      ['latency', '0.41 s'],
+      ['first_token', 'first token 0.05 s'],
+      ['cost', '$0 (local)']
+    ]);
     expect(host.querySelector(`.${CSS.footer}`)!.getAttribute('title')).toContain('seed 1');
   });
 
-  it('shows a cached badge and warnings', async () => {
-    expect(footerText(await result({ cached: true }))).toContain('cached');
-    expect(footerText(await result({ interrupted: true, complete: false }))).toContain(
-      'interrupted: partial answer, not cached'
+  it('draws cached badges, warnings and notes as the kernel worded them', async () => {
+    const host = await result({
+      footer_items: footerWith(
+        { kind: 'cached', text: 'cached' },
+        { kind: 'max_tokens', text: 'stopped at --max-tokens' },
+        { kind: 'cut', text: 'showing 16 of 300,000 characters' },
+        { kind: 'note', text: 'answered by fallback smollm2' }
+      )
+    });
+    expect(host.querySelector('.jp-mod-cached')!.textContent).toBe('cached');
+    expect(host.querySelector(`.${CSS.warning}.jp-mod-max_tokens`)!.textContent).toBe(
+      '⚠ stopped at --max-tokens'
     );
-    expect(footerText(await result({ finish_reason: null, complete: false }))).toContain(
-      'truncated'
+    expect(host.querySelector('.jp-mod-cut')!.textContent).toContain('showing 16 of 300,000');
+    expect(host.querySelector(`.${CSS.note}`)!.textContent).toBe('answered by fallback smollm2');
+    // Nothing is re-derived from the other fields.
+    const plain = await result({ cached: true, finish_reason: 'length', footer_items: [] });
+    expect(plain.querySelector(`.${CSS.footer}`)!.textContent).toBe('Copy');
+  });
+
+  it('shows the tool calls of a --tools answer', async () => {
+    const host = await result({
+      tool_steps: [
+        { name: 'get_weather', arguments: { city: 'Paris' }, result: '21 C', is_error: false },
+        { name: 'get_weather', arguments: { city: 3 }, result: '<b>TypeError</b>', is_error: true }
+      ],
+      footer_items: footerWith({ kind: 'tools', text: '2 tool calls' })
+    });
+    const tools = host.querySelector(`.${CSS.tools}`)!;
+    expect(tools.querySelector('summary')!.textContent).toBe('2 tool calls');
+    const steps = Array.from(tools.querySelectorAll('li'), li => li.textContent);
+    expect(steps).toEqual([
+      'get_weather({"city":"Paris"}) → 21 C',
+      'get_weather({"city":3}) → <b>TypeError</b>'
+    ]);
+    expect(tools.querySelectorAll('li.jp-mod-error')).toHaveLength(1);
+    expect(tools.querySelector('b')).toBeNull();
+  });
+
+  it('shows model text as written: raw HTML is text, Markdown is formatting', async () => {
+    const host = await result({
+      text: '**Note:** a<b and b>c, <div>x</div> <br> <script>y</script> <start_of_image> `a < b && c`'
+    });
+    const answer = host.querySelector(`.${CSS.answer}`)!;
+    expect(answer.querySelector('strong')!.textContent).toBe('Note:');
+    expect(answer.textContent!.trim()).toBe(
+      'Note: a<b and b>c, <div>x</div> <br> <script>y</script> <start_of_image> a < b && c'
     );
-    expect(footerText(await result({ finish_reason: 'length' }))).toContain(
-      'stopped at --max-tokens'
-    );
-    expect(footerText(await result({ note: 'fell back to smollm2' }))).toContain(
-      'fell back to smollm2'
-    );
-    expect(footerText(await result({ truncated: true, full_length: 300000 }))).toContain(
-      'showing 16 of 300,000 characters'
-    );
+    expect(answer.querySelector('code')!.textContent).toBe('a < b && c');
+    expect(answer.querySelector('div, br, script')).toBeNull();
   });
 
   it('renders hostile model text inert', async () => {
     const host = await result({ text: HOSTILE });
     expectNoActiveContent(host);
-    expect(host.innerHTML).not.toMatch(/onerror|javascript:/i);
+    // shown as the text it is
+    expect(host.querySelector(`.${CSS.answer}`)!.textContent).toContain(
+      '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    );
   });
 
   it('copies the answer', async () => {
@@ -138,6 +179,7 @@ describe('renderCompare', () => {
     expect(columns[1].textContent).toContain('cached');
     expect(columns[1].textContent).toContain('<$0.0001 est.');
     expect(columns[2].querySelector(`.${CSS.error}`)!.textContent).toContain('ANTHROPIC_API_KEY');
+    expect(columns[2].querySelector('[data-kind="error"]')!.textContent).toBe('error');
     expect(columns[2].querySelector(`.${CSS.answer}`)).toBeNull();
     expect(host.querySelector(`.${CSS.prompt}`)!.textContent).toContain('Name a colour.');
   });
@@ -145,9 +187,8 @@ describe('renderCompare', () => {
   it('renders the aggregate', async () => {
     const aggregate = (await compare()).querySelector(`.${CSS.aggregate}`)!;
     expect(aggregate.querySelector('header')!.textContent).toBe(
-      'Consensus · winner: 2. gpt-4o-mini · score 0.833'
+      'consensus: gpt-4o-mini (score 0.83): 2 of 2 answers agree most with answer 2.'
     );
-    expect(aggregate.textContent).toContain('2 of 2 answers agree');
     expect(aggregate.querySelector(`.${CSS.answer}`)!.textContent).toContain('grey');
     expect((await compare({ aggregate: null })).querySelector(`.${CSS.aggregate}`)).toBeNull();
   });
@@ -157,6 +198,7 @@ describe('renderCompare', () => {
     const text = () => host.querySelector(`.${CSS.diffText}`)!;
     expect(text().querySelector('del')!.textContent).toBe('blue');
     expect(text().querySelector('ins')!.textContent).toBe('grey');
+    expect(text().textContent).toBe('The sky is blue grey today.'); // not "bluegrey"
     expect(host.querySelector(`.${CSS.diffStats}`)!.textContent).toBe(
       '1 word only in A, 1 word only in B.'
     );
@@ -174,6 +216,10 @@ describe('renderCompare', () => {
     expect(host.querySelector(`.${CSS.diffStats}`)!.textContent).toBe(
       '3 characters only in A, 3 characters only in B.'
     );
+
+    host.querySelector<HTMLButtonElement>('button[data-mode="line"]')!.click();
+    const rows = Array.from(text().querySelectorAll(`.${CSS.diffRow}`), r => r.textContent);
+    expect(rows).toEqual(['- The sky is blue today.', '+ The sky is grey today.']);
 
     const b = host.querySelector<HTMLSelectElement>('select[data-side="b"]')!;
     b.value = '0';

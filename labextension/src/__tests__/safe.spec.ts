@@ -1,16 +1,14 @@
-import { Sanitizer } from '@jupyterlab/apputils/lib/sanitizer';
 import { describe, expect, it } from 'vitest';
 
 import {
   BLOCKED_IMAGE_CLASS,
   BLOCKED_LINK_CLASS,
-  escapeHtml,
   harden,
   renderSafeHtml,
   renderSafeMarkdown,
   safeHref
 } from '../safe';
-import { HOSTILE, allElements, markedParser, noSanitizer } from './fixtures';
+import { HOSTILE, allElements } from './fixtures';
 
 /** What must hold for any hardened output, whatever went in. */
 function expectInert(root: ParentNode): void {
@@ -142,13 +140,14 @@ describe('harden', () => {
 
   it('keeps ordinary formatting', () => {
     const host = hardened(
-      '<h2>Title</h2><p>A <strong>b</strong> <em>c</em> <code>d</code></p>' +
+      '<ol start="3"><li>c</li></ol><h2>Title</h2><p>A <strong>b</strong> <em>c</em> <code>d</code></p>' +
         '<ul><li>one</li></ul><table><tr><th align="left">h</th></tr></table>' +
         '<pre><code class="language-python"><span class="tok-keyword ͼ1a">def</span> f</code></pre>'
     );
     expect(host.querySelector('h2')!.textContent).toBe('Title');
     expect(host.querySelector('strong')).not.toBeNull();
     expect(host.querySelector('th')!.getAttribute('align')).toBe('left');
+    expect(host.querySelector('ol')!.getAttribute('start')).toBe('3');
     expect(host.querySelector('code.language-python')).not.toBeNull();
     expect(host.querySelector('span')!.className).toBe('tok-keyword ͼ1a');
   });
@@ -189,99 +188,80 @@ describe('harden', () => {
   });
 });
 
+function markdown(source: string): HTMLDivElement {
+  const host = document.createElement('div');
+  renderSafeMarkdown(host, source);
+  expectInert(host);
+  return host;
+}
+
 describe('renderSafeMarkdown', () => {
-  const contexts = {
-    'marked, no sanitizer': { markdownParser: markedParser, sanitizer: noSanitizer },
-    'marked + JupyterLab sanitizer': {
-      markdownParser: markedParser,
-      sanitizer: new Sanitizer()
-    },
-    'no parser': {}
-  };
+  it('renders the hostile sample inert, its HTML as text', () => {
+    const host = markdown(HOSTILE);
+    expect(host.querySelector('script, img')).toBeNull();
+    expect(host.textContent).toContain('<img src=x onerror="window.__pwned=1">');
+    expect(host.textContent).toContain('<script>window.__pwned=2</script>');
+    for (const a of Array.from(host.querySelectorAll('a'))) {
+      expect(a.getAttribute('href') ?? '').not.toMatch(/javascript/i);
+    }
+  });
 
-  for (const [name, context] of Object.entries(contexts)) {
-    it(`renders the hostile sample inert (${name})`, async () => {
-      const host = document.createElement('div');
-      await renderSafeMarkdown(host, HOSTILE, context);
-      expectInert(host);
-      expect(host.querySelector('script')).toBeNull();
-      expect(host.querySelector('img')).toBeNull();
-      for (const a of Array.from(host.querySelectorAll('a'))) {
-        expect(a.getAttribute('href') ?? '').not.toMatch(/javascript/i);
-      }
-    });
+  it.each([
+    ['a<b and b>c', 'a<b and b>c'],
+    ['<div>block</div>', '<div>block</div>'],
+    ['one<br>two', 'one<br>two'],
+    ['<script>alert(1)</script>', '<script>alert(1)</script>'],
+    ['<start_of_image> and <end_of_turn>', '<start_of_image> and <end_of_turn>'],
+    ['Use `a < b && c` here', 'Use a < b && c here'],
+    ['<!-- hidden? -->', '<!-- hidden? -->']
+  ])('shows %j as written', (source, shown) => {
+    const host = markdown(source);
+    expect(host.textContent!.trim()).toBe(shown);
+    expect(host.querySelector('div, br, script, b')).toBeNull();
+  });
 
-    it(`marks the javascript: link as removed (${name})`, async () => {
-      const host = document.createElement('div');
-      await renderSafeMarkdown(host, '[x](javascript:window.__pwned=3)', context);
-      if (context === contexts['no parser']) {
-        expect(host.querySelector('a')).toBeNull();
-        return;
-      }
-      const link = host.querySelector('a')!;
-      expect(link.hasAttribute('href')).toBe(false);
-      expect(link.classList.contains(BLOCKED_LINK_CLASS)).toBe(true);
-      expect(link.textContent).toBe('x');
-    });
+  it('keeps inline code as code, written as is', () => {
+    const code = markdown('Use `a < b && c` here').querySelector('code')!;
+    expect(code.textContent).toBe('a < b && c');
+  });
 
-    it(`renders Markdown images as placeholders (${name})`, async () => {
-      const host = document.createElement('div');
-      await renderSafeMarkdown(
-        host,
-        '![tracker](https://evil.example/pixel.png) and [ok](https://example.org)',
-        context
-      );
-      expectInert(host);
-      expect(host.querySelector('img')).toBeNull();
-    });
-  }
+  it('marks a javascript: link as plain text', () => {
+    const host = markdown('[x](javascript:window.__pwned=3)');
+    expect(host.querySelector('a[href]')).toBeNull();
+    expect(host.textContent).toContain('[x](javascript:window.__pwned=3)');
+  });
 
-  it('keeps Markdown formatting', async () => {
-    const host = document.createElement('div');
-    await renderSafeMarkdown(
-      host,
+  it('renders Markdown images as placeholders that name them', () => {
+    const host = markdown('![tracker](https://evil.example/pixel.png) and [ok](https://example.org)');
+    expect(host.querySelector('img')).toBeNull();
+    const placeholder = host.querySelector(`.${BLOCKED_IMAGE_CLASS}`)!;
+    expect(placeholder.textContent).toContain('[image: tracker]');
+    expect(host.querySelector('a[href="https://example.org"]')!.getAttribute('target')).toBe('_blank');
+  });
+
+  it('keeps Markdown formatting', () => {
+    const host = markdown(
       '# Title\n\nSome **bold** and `code`, a [link](https://example.org).\n\n- a\n- b\n\n' +
-        '```python\nprint("<b>x</b>")\n```\n',
-      { markdownParser: markedParser, sanitizer: new Sanitizer() }
+        '| h |\n|:--|\n| c |\n\n```python\nprint("<b>x</b>")\n```\n'
     );
     expect(host.querySelector('h1')!.textContent).toBe('Title');
     expect(host.querySelector('strong')!.textContent).toBe('bold');
     expect(host.querySelectorAll('li')).toHaveLength(2);
+    expect(host.querySelector('td')!.textContent).toBe('c');
     expect(host.querySelector('a')!.getAttribute('href')).toBe('https://example.org');
     // HTML inside a code block stays text
-    expect(host.querySelector('pre code')!.textContent).toBe('print("<b>x</b>")\n');
+    expect(host.querySelector('pre code.language-python')!.textContent).toBe('print("<b>x</b>")\n');
     expect(host.querySelector('pre b')).toBeNull();
-  });
-
-  it('falls back to escaped paragraphs when the parser fails', async () => {
-    const host = document.createElement('div');
-    const failing = {
-      render: async () => {
-        throw new Error('boom');
-      }
-    };
-    await renderSafeMarkdown(host, 'a <b>\n\nc', { markdownParser: failing });
-    expect(host.querySelectorAll('p')).toHaveLength(2);
-    expect(host.querySelector('b')).toBeNull();
-    expect(host.textContent).toBe('a <b>c');
   });
 });
 
 describe('renderSafeHtml', () => {
   it('keeps formatting and drops script', () => {
     const host = document.createElement('div');
-    renderSafeHtml(host, `<h3>Hi</h3><p onclick="x">para</p>${HOSTILE}`, {
-      sanitizer: new Sanitizer()
-    });
+    renderSafeHtml(host, `<h3>Hi</h3><p onclick="x">para</p>${HOSTILE}`);
     expectInert(host);
     expect(host.querySelector('h3')!.textContent).toBe('Hi');
-  });
-});
-
-describe('escapeHtml', () => {
-  it('escapes the five characters', () => {
-    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe(
-      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;'
-    );
+    expect(host.querySelector('script')).toBeNull();
+    expect(host.querySelector(`.${BLOCKED_IMAGE_CLASS}`)).not.toBeNull();
   });
 });

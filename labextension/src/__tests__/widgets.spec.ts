@@ -1,10 +1,11 @@
 import { Sanitizer } from '@jupyterlab/apputils/lib/sanitizer';
+import { marked } from 'marked';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { describe, expect, it } from 'vitest';
 
 import { COMPARE_MIME, RESULT_MIME } from '../payload';
 import { CompareRenderer, RENDERER_RANK, ResultRenderer, createFactories } from '../widgets';
-import { comparePayload, markedParser, resultPayload } from './fixtures';
+import { comparePayload, resultPayload } from './fixtures';
 
 function options(mimeType: string): IRenderMime.IRendererOptions {
   return {
@@ -13,7 +14,7 @@ function options(mimeType: string): IRenderMime.IRendererOptions {
     resolver: null,
     linkHandler: null,
     latexTypesetter: null,
-    markdownParser: markedParser
+    markdownParser: { render: async (source: string) => marked.parse(source) as string }
   };
 }
 

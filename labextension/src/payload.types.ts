@@ -1,0 +1,122 @@
+/* Generated from memories_magics/payload.schema.json by scripts/payload-types.mjs (npm run generate). Do not edit. */
+
+/**
+ * The JSON the kernel puts under application/vnd.memories-magics.result+json (%%llm) and application/vnd.memories-magics.compare+json (%%compare). Python's tests validate every bundle against it; the JupyterLab extension's types are generated from it (labextension/src/payload.types.ts). The enums equal the lists in vocabulary.json (a test checks).
+ */
+export type Payload = ResultPayload | ComparePayload;
+export type NullableNumber = number | null;
+export type Count = number | null;
+/**
+ * [op, text]: joining the equal and delete texts gives answer a, the equal and insert texts answer b.
+ *
+ * @minItems 2
+ * @maxItems 2
+ */
+export type DiffOp = ['equal' | 'delete' | 'insert', string];
+
+/**
+ * application/vnd.memories-magics.result+json: one model's answer (text cut for display when truncated is true).
+ */
+export interface ResultPayload {
+  text: string;
+  truncated: boolean;
+  full_length: number;
+  format: 'markdown' | 'text' | 'code' | 'json' | 'html';
+  model: string;
+  model_id: string;
+  provider: string;
+  parameters: Parameters;
+  usage: Usage;
+  cost_usd: NullableNumber;
+  latency_s: NullableNumber;
+  first_token_s: NullableNumber;
+  finish_reason: 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error' | null;
+  cached: boolean;
+  interrupted: boolean;
+  complete: boolean;
+  cache_key: string | null;
+  note: string | null;
+  footer_items: FooterItem[];
+  tools_replayed: boolean;
+  tool_steps: ToolStep[];
+  /**
+   * Inside a compare payload: null for a model that answered.
+   */
+  error?: null;
+}
+export interface Parameters {
+  system: string | null;
+  temperature: NullableNumber;
+  top_p: NullableNumber;
+  max_tokens: Count;
+  seed: Count;
+}
+export interface Usage {
+  input_tokens: Count;
+  output_tokens: Count;
+}
+/**
+ * One piece of an answer's footer, written by the kernel; front ends show the text and style by kind.
+ */
+export interface FooterItem {
+  kind:
+    | 'model'
+    | 'tokens'
+    | 'latency'
+    | 'first_token'
+    | 'cost'
+    | 'cached'
+    | 'interrupted'
+    | 'truncated'
+    | 'max_tokens'
+    | 'content_filter'
+    | 'tools'
+    | 'note'
+    | 'cut'
+    | 'error';
+  text: string;
+}
+/**
+ * One call of a notebook function during a --tools answer, with what it returned (or the error sent back to the model).
+ */
+export interface ToolStep {
+  name: string;
+  arguments: {
+    [k: string]: unknown;
+  };
+  result: string;
+  is_error: boolean;
+}
+/**
+ * application/vnd.memories-magics.compare+json: every model's column, the aggregate and the diff of two answers (columns, prompt, aggregate text and diff all cut for display like %%llm's answers).
+ */
+export interface ComparePayload {
+  prompt: string;
+  results: (ResultPayload | FailedColumn)[];
+  aggregate: null | Aggregate;
+  diff: null | Diff;
+}
+/**
+ * A %%compare column whose model failed: its one-line error instead of an answer.
+ */
+export interface FailedColumn {
+  model: string;
+  model_id: string;
+  text: string;
+  error: string;
+  footer_items: FooterItem[];
+}
+export interface Aggregate {
+  method: 'consensus' | 'voting' | 'best_confidence';
+  winner: number | null;
+  score: NullableNumber;
+  explanation: string;
+  line: string;
+  text: string;
+}
+export interface Diff {
+  mode: 'word' | 'line' | 'char';
+  a: number;
+  b: number;
+  ops: DiffOp[];
+}
