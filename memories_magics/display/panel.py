@@ -305,12 +305,15 @@ class Panel(widgets.VBox):
     """
 
     def __init__(self, engine: Engine | None = None, models: Sequence[str] = ()) -> None:
-        self.engine = engine or default_engine()
-        if self.engine.user_ns is None:  # used without %load_ext: same namespace and cache dir
-            from IPython import get_ipython
+        from IPython import get_ipython
 
-            shell = get_ipython()
-            if shell is not None:
+        from .formatters import register
+
+        self.engine = engine or default_engine()
+        shell = get_ipython()
+        if shell is not None:  # also when used without %load_ext: results render, same cache
+            register(shell)
+            if self.engine.user_ns is None:
                 self.engine.user_ns = shell.user_ns
         layout = widgets.Layout
         wide = {"description_width": "initial"}
