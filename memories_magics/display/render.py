@@ -1,7 +1,8 @@
 """Rendering a result as a MIME bundle that reads well everywhere.
 
-Every bundle has ``text/plain`` (terminals, nbconvert --to script), the chosen format
-(``text/markdown`` for markdown/code, ``application/json``, ``text/html``) and
+Every bundle has ``text/plain`` (terminals, nbconvert --to script; control sequences stripped),
+``text/html`` (model Markdown rendered and sanitised by :mod:`.safe`, never raw
+``text/markdown``), ``application/json`` for a ``-f json`` answer that parses, and
 ``application/vnd.memories-magics.result+json`` for the JupyterLab extension. Nothing volatile
 beyond what the cache stores goes into a bundle, so a replayed notebook renders byte for byte.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..code_blocks import extract_code
 from .footer import cut_item, footer_items
-from .safe import code_fence, displayable, extract_code, safe_markdown, sandboxed_html
+from .safe import code_html, displayable, escape_html, markdown_html, sandboxed_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
 
@@ -58,57 +60,67 @@ def result_json(result: Any) -> dict[str, Any]:
 def result_bundle(result: Any) -> dict[str, Any]:
     """The full MIME bundle for an ``LLMResult`` in its chosen format."""
     text, cut = displayable(result.response.text)
-    line = footer(result)
+    line = displayable(footer(result))[0]
     if cut:
         line += (f" · showing {len(text):,} of {len(result.response.text):,} characters "
                  "(the full text is in the result: -o VAR or _.text)")
     bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]",
                               RESULT_MIME: result_json(result)}
-    small = f"\n\n<sub>{safe_markdown(line)}</sub>"
-    if result.format == "markdown":
-        bundle["text/markdown"] = safe_markdown(text) + small
-    elif result.format == "code":
+    body: str | None = None  # -f text: text/plain only
+    if result.format == "code":
         code, language = extract_code(text)
-        bundle["text/markdown"] = code_fence(code, language) + small
+        body = code_html(code, language)
         bundle["text/plain"] = f"{code}\n\n[{line}]"
-    elif result.format == "json":
+    elif result.format == "json" and (result.value is not None or text.strip() == "null"):
         value = result.value
-        if value is not None or text.strip() == "null":
-            pretty = json.dumps(value, indent=2, ensure_ascii=False)
+        pretty, too_long = displayable(json.dumps(value, indent=2, ensure_ascii=False))
+        if not too_long:
             bundle["application/json"] = value if isinstance(value, (dict, list)) else {"value": value}
-            bundle["text/markdown"] = code_fence(pretty, "json") + small
-        else:
-            bundle["text/markdown"] = (safe_markdown(text) +
-                                       "\n\n**The answer is not valid JSON.**" + small)
+        body = code_html(pretty, "json")
+    elif result.format == "json":
+        body = markdown_html(text) + "<p><strong>The answer is not valid JSON.</strong></p>"
     elif result.format == "html":
-        bundle["text/html"] = sandboxed_html(text) + f"<div><sub>{safe_markdown(line)}</sub></div>"
+        body = sandboxed_html(text)
+    elif result.format == "markdown":
+        body = markdown_html(text)
     if result.tool_steps:
-        steps = tool_steps_text(result)
+        steps = displayable(tool_steps_text(result))[0]
         bundle["text/plain"] += f"\n\ntool calls:\n{steps}"
-        if "text/markdown" in bundle:
-            bundle["text/markdown"] += (f"\n\n<details><summary>tool calls</summary>\n\n"
-                                        f"{code_fence(steps, 'text')}\n\n</details>")
+        if body is not None:
+            body += f"<details><summary>tool calls</summary>{code_html(steps)}</details>"
+    if body is not None:
+        bundle["text/html"] = body + _small(line)
     return bundle
 
 
+def _small(line: str) -> str:
+    """A footer line under an answer, as HTML."""
+    return f"<p><sub>{escape_html(line)}</sub></p>"
+
+
 def streaming_bundle(text: str, label: str) -> dict[str, Any]:
-    """What the output shows while tokens arrive (plain and escaped Markdown, with a cursor)."""
+    """What the output shows while tokens arrive: plain text, and the Markdown rendered and
+    cleaned as the final result is, with a cursor."""
     text = displayable(text)[0]
-    return {"text/plain": text, "text/markdown": safe_markdown(text) + " ▌" +
-            f"\n\n<sub>{safe_markdown(label)} · streaming…</sub>"}
+    label = displayable(label)[0]
+    return {"text/plain": text,
+            "text/html": markdown_html(text + " ▌") + _small(f"{label} · streaming…")}
 
 
 def table_bundle(headers: list[str], rows: list[list[Any]], title: str = "") -> dict[str, Any]:
-    """A small table as Markdown and aligned plain text."""
-    cells = [[str(c) for c in row] for row in rows]
+    """A small table as HTML and aligned plain text (every cell escaped)."""
+    title, headers = displayable(title)[0], [displayable(h)[0] for h in headers]
+    cells = [[displayable(str(c))[0] for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
     plain = [title] if title else []
     plain.append("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     plain += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
-    md = [f"**{safe_markdown(title)}**\n"] if title else []
-    md.append("| " + " | ".join(headers) + " |")
-    md.append("|" + "---|" * len(headers))
-    md += ["| " + " | ".join(safe_markdown(c).replace("|", "\\|") for c in r) + " |"
-           for r in cells]
-    return {"text/plain": "\n".join(plain), "text/markdown": "\n".join(md)}
+
+    def row(tag: str, values: list[str]) -> str:
+        return "<tr>" + "".join(f"<{tag}>{escape_html(v)}</{tag}>" for v in values) + "</tr>"
+
+    caption = f"<p><strong>{escape_html(title)}</strong></p>" if title else ""
+    table = (f"{caption}<table><thead>{row('th', headers)}</thead><tbody>"
+             + "".join(row("td", r) for r in cells) + "</tbody></table>")
+    return {"text/plain": "\n".join(plain), "text/html": table}

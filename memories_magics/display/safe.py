@@ -1,33 +1,52 @@
-"""Making untrusted model text inert in HTML and Markdown.
+"""Making untrusted model text safe to show.
 
-JupyterLab renders the Markdown and HTML outputs of a notebook you just ran as trusted, without
-sanitising them, so every renderer here escapes model text itself: no raw HTML, no script or
-data links, no remote images.
+JupyterLab renders the HTML outputs of a notebook you just ran as trusted, without sanitising
+them. So model Markdown is never handed to a front end as Markdown: it is rendered here by one
+CommonMark parser with raw HTML off (markdown-it-py, code highlighted by pygments), and the
+HTML is then cleaned by an allow-list sanitiser (nh3): no script, no event handlers, no
+images, links only to http, https and mailto. ``text/plain`` is stripped of terminal control
+sequences. markdown-it-py, nh3 and pygments load on first use, not at ``%load_ext``.
 """
 
 from __future__ import annotations
 
 import html
 import re
-
-# A link target, inline ``](...)`` or a reference definition ``]: ...``, that is not plainly
-# a web address, an anchor or a relative path. Such targets are broken into plain text: an
-# allow-list, so that escapes such as ``javascript\:`` cannot slip a scheme through.
-_UNSAFE_LINK = re.compile(r"\](?=\(\s*<?(?!https?://|mailto:|#|\.{0,2}/(?!/)))")
-_UNSAFE_REFERENCE = re.compile(r"\](?=:\s*<?(?!https?://|mailto:|#|\.{0,2}/(?!/)))")
-_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})([^\n]*)")
-_TRAILING_BACKTICKS = re.compile(r"`+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
 #: Answers longer than this are cut in the display; the full text stays on the result object.
 MAX_DISPLAY_CHARS = 20_000
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Terminal escapes: CSI (ESC [ or 8-bit \x9b) ... final byte; OSC, DCS, SOS, PM, APC strings up
+# to their terminator (BEL or ST) or the end; any other two-byte ESC sequence; then every
+# remaining C0/C1 control but tab and newline (a carriage return can overwrite a line).
+_TERMINAL_ESCAPE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+_TAGS = {"a", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3",
+         "h4", "h5", "h6", "hr", "li", "ol", "p", "pre", "s", "span", "strong", "sub",
+         "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
+_LINK_SCHEMES = {"http", "https", "mailto"}
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences (colours, titles, hyperlinks, cursor moves)
+    or other control characters; tabs and newlines stay, ``\\r\\n`` becomes ``\\n``."""
+    return _TERMINAL_ESCAPE.sub("", text.replace("\r\n", "\n"))
+
 
 def displayable(text: str, limit: int = MAX_DISPLAY_CHARS) -> tuple[str, bool]:
     """``text`` made safe to send to a front end: invalid UTF-8 (lone surrogates) replaced,
-    and cut to ``limit`` characters. Returns the text and whether it was cut."""
-    text = _SURROGATE.sub("\ufffd", text)
+    control sequences removed, cut to ``limit`` characters. Returns the text and whether it
+    was cut."""
+    text = strip_controls(_SURROGATE.sub("\ufffd", text))
     return (text[:limit], True) if len(text) > limit else (text, False)
 
 
@@ -36,73 +55,74 @@ def escape_html(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _fenced_parts(text: str) -> list[tuple[bool, str]]:
-    """Split Markdown into ``(is_code, text)`` parts: fenced code blocks opened at the start of
-    a line, closed as CommonMark closes them (up to three spaces, same character, at least as
-    long), or running to the end. Everything else is prose."""
-    parts: list[tuple[bool, str]] = []
-    lines = text.splitlines(keepends=True)
-    prose: list[str] = []
-    i = 0
-    while i < len(lines):
-        opened = _FENCE_OPEN.fullmatch(lines[i].rstrip("\r\n"))
-        if opened is None or (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            prose.append(lines[i])
-            i += 1
-            continue
-        if prose:
-            parts.append((False, "".join(prose)))
-            prose = []
-        fence = opened.group(1)
-        closer = re.compile(rf" {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
-        block = [lines[i]]
-        i += 1
-        while i < len(lines):
-            block.append(lines[i])
-            i += 1
-            if closer.fullmatch(block[-1].rstrip("\r\n")):
-                break
-        parts.append((True, "".join(block)))
-    if prose:
-        parts.append((False, "".join(prose)))
-    return parts
+def _highlight(code: str, language: str, _attrs: Any = None) -> str:
+    """``code`` as pygments' highlighted HTML (classes styled by JupyterLab's and nbconvert's
+    pygments CSS), or "" for an unknown language (markdown-it then escapes it plainly)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language.strip()) if language.strip() else None
+    except ClassNotFound:
+        lexer = None
+    if lexer is None:
+        return ""
+    spans = highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return f'<pre class="highlight"><code>{spans}</code></pre>\n'
 
 
-def _inert_prose(text: str) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _UNSAFE_LINK.sub(r"\\]", text)
-    text = _UNSAFE_REFERENCE.sub(r"\\]", text)
-    return text.replace("![", "!\\[")
+def _image_as_link(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """Images are not loaded (they would tell a server who reads the notebook): a link."""
+    token = tokens[idx]
+    alt = self.renderInline(token.children or [], options, env)
+    return f'<a href="{escape_html(str(token.attrGet("src") or ""))}">image: {alt}</a>'
 
 
-def safe_markdown(text: str) -> str:
-    """Markdown that keeps the model's formatting but cannot run script or load anything.
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
 
-    Outside fenced code blocks (which Markdown shows verbatim anyway), raw HTML is escaped
-    (``<script>`` shows as text), link targets that are not web addresses, anchors or relative
-    paths are broken into plain text, and image syntax is broken so nothing is fetched.
-    """
-    return "".join(part if is_code else _inert_prose(part)
-                   for is_code, part in _fenced_parts(text))
-
-
-def code_fence(code: str, language: str = "") -> str:
-    """``code`` in a Markdown fence longer than any backtick run inside it."""
-    longest = max((len(m) for m in _TRAILING_BACKTICKS.findall(code)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{code.rstrip()}\n{fence}"
+    parser = MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
+    parser.enable(["table", "strikethrough"])
+    parser.add_render_rule("image", _image_as_link)
+    return parser
 
 
-_FENCED_BLOCK = re.compile(r"^(`{3,}|~{3,})[ \t]*([\w+#.\-]*)[^\n]*\n(.*?)^\1[ \t]*$",
-                           re.M | re.S)
+def _safe_link(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "href" and urlsplit(value).scheme.lower() not in _LINK_SCHEMES:
+        return None  # the link's text stays, as text
+    return value
 
 
-def extract_code(text: str) -> tuple[str, str]:
-    """The first fenced code block of an answer as ``(code, language)``, else the whole text."""
-    match = _FENCED_BLOCK.search(text)
-    if match is None:
-        return text.strip(), ""
-    return match.group(3).rstrip("\n"), match.group(2)
+@lru_cache(maxsize=1)
+def _cleaner() -> Any:
+    import nh3
+    from pygments.token import STANDARD_TYPES
+
+    return nh3.Cleaner(tags=_TAGS, attributes=_ATTRIBUTES, attribute_filter=_safe_link,
+                       url_schemes=_LINK_SCHEMES, link_rel="noopener noreferrer nofollow",
+                       filter_style_properties={"text-align"},
+                       allowed_classes={"pre": {"highlight"},
+                                        "span": {c for c in STANDARD_TYPES.values() if c}})
+
+
+def clean_html(fragment: str) -> str:
+    """``fragment`` with everything outside the allow-list removed (see the module docstring)."""
+    return str(_cleaner().clean(fragment))
+
+
+def markdown_html(text: str) -> str:
+    """Model Markdown as clean HTML: formatting kept, raw HTML shown as text."""
+    return clean_html(_markdown().render(displayable(text, len(text))[0]))
+
+
+def code_html(code: str, language: str = "") -> str:
+    """``code`` as a highlighted (or plain) HTML code block."""
+    code = displayable(code, len(code))[0]
+    block = _highlight(code, language) or f"<pre><code>{escape_html(code)}</code></pre>"
+    return clean_html(block)
 
 
 def sandboxed_html(fragment: str, height_px: int = 320) -> str:

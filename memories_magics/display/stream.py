@@ -3,10 +3,12 @@ arrive. :class:`StreamView` shows one answer, :class:`ColumnsView` several side 
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from .render import streaming_bundle
+from .safe import displayable, escape_html
 
 #: At most this many display updates per second.
 MAX_UPDATES_PER_S = 20
@@ -30,6 +32,8 @@ class LiveDisplay:
         self._handle: Any = None
         self._last = 0.0
         self._dirty = False
+        self._final = False  # once the final result shows, late changes draw nothing
+        self._lock = threading.Lock()
         self.updates = 0
 
     def bundle(self) -> dict[str, Any]:
@@ -45,14 +49,19 @@ class LiveDisplay:
 
     def flush(self, now: float | None = None) -> None:
         """Repaint now if anything changed since the last repaint."""
-        if self._dirty:
-            self._show(self.bundle())
-            self._dirty = False
-            self._last = time.monotonic() if now is None else now
+        with self._lock:
+            if self._dirty and not self._final:
+                self._show(self.bundle())
+                self._dirty = False
+                self._last = time.monotonic() if now is None else now
 
     def status(self, message: str) -> None:
         """Show a one-line status (e.g. loading a model) until content arrives."""
-        self._show({"text/plain": message, "text/markdown": f"*{message}*"})
+        message = displayable(message)[0]
+        with self._lock:
+            if not self._final:
+                self._show({"text/plain": message,
+                            "text/html": f"<p><em>{escape_html(message)}</em></p>"})
 
     def _show(self, bundle: dict[str, Any]) -> None:
         if self._handle is None:
@@ -61,8 +70,23 @@ class LiveDisplay:
             self._handle.update(bundle, raw=True)
         self.updates += 1
 
+    def show_final(self, result: Any) -> None:
+        """Replace the live view with ``result`` (formatted as IPython formats a cell's value)
+        in place, so everything else the cell printed meanwhile stays; if nothing was shown
+        yet (a cache hit), ``result`` becomes a new output. The caller must then not return
+        ``result`` as the cell's value, or it shows twice."""
+        with self._lock:
+            self._final = True
+            if self._handle is None:
+                self._handle = self._display(result, display_id=True)
+            else:
+                self._handle.update(result)
+            self.updates += 1
+
     def finish(self) -> None:
-        """Make way for the final result: the live view is cleared when the result shows."""
+        """Make way for the final result: the live view is cleared when the result shows.
+        Superseded by :meth:`show_final` (which keeps the cell's other output); goes when
+        its callers have switched."""
         if self._handle is not None:
             self._clear(wait=True)
 
@@ -119,8 +143,7 @@ class ColumnsView(LiveDisplay):
     def bundle(self) -> dict[str, Any]:
         from .compare_view import columns_html
 
-        texts = ["".join(p) for p in self._pieces]
-        plain = "\n\n".join(f"== {label} ({state})\n{text}"
-                            for label, state, text in zip(self.labels, self._states, texts))
-        return {"text/plain": plain,
-                "text/html": columns_html(list(zip(self.labels, texts, self._states)))}
+        columns = [(displayable(label)[0], displayable("".join(pieces))[0], displayable(state)[0])
+                   for label, pieces, state in zip(self.labels, self._pieces, self._states)]
+        plain = "\n\n".join(f"== {label} ({state})\n{text}" for label, text, state in columns)
+        return {"text/plain": plain, "text/html": columns_html(columns)}
