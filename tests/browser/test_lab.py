@@ -12,6 +12,7 @@ Needs /usr/bin/chromium (``./dev test`` installs it as root); skipped without it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -119,8 +120,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> It
         "MISTRAL_BASE_URL": provider.url,
         "PYTHONUNBUFFERED": "1",
     })
+    with _serve(home, work, env, "lab") as base_url:
+        yield {"url": _url(base_url, "/lab/tree/lab.ipynb"), "dir": work, "home": home,
+               "env": env}
+
+
+@contextlib.contextmanager
+def _serve(home: Path, work: Path, env: dict[str, str], name: str) -> Iterator[str]:
+    """JupyterLab on ``work`` with ``env``; yields its base URL (``?token=`` goes after paths:
+    the URL ends with a placeholder the callers format)."""
     port, token = _free_port(), secrets.token_hex(16)
-    log = (home / "lab.log").open("w")
+    log_path = home / f"{name}.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
@@ -139,9 +150,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> It
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("JupyterLab did not start:\n"
-                                       + (home / "lab.log").read_text()[-3000:]) from None
+                                       + log_path.read_text()[-3000:]) from None
                 time.sleep(0.25)
-        yield {"url": f"{base}/lab/tree/lab.ipynb?token={token}", "dir": work}
+        yield f"{base}/TOKEN{token}"
     finally:
         process.terminate()
         try:
@@ -150,6 +161,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> It
             process.kill()
             process.wait()
         log.close()
+
+
+def _url(base_url: str, path: str) -> str:
+    base, token = base_url.split("/TOKEN")
+    return f"{base}{path}?token={token}"
 
 
 @pytest.fixture(scope="module")
@@ -354,3 +370,37 @@ def test_saved_outputs_render_untrusted(page, lab: dict) -> None:
     assert panel.locator(".jp-OutputArea script, .jp-OutputArea img").count() == 0
     assert "<start_of_image>" in panel.locator(".jp-MemoriesMagics-result").nth(1).inner_text()
     assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_saved_outputs_without_the_extension(page, lab: dict) -> None:
+    """The same saved notebook in a JupyterLab with our extension disabled: the kernel's own
+    Markdown and HTML show the model's text as written and run nothing (the notebook is
+    trusted: this JupyterLab shares the first one's trust database)."""
+    _wait_for_outputs(page)
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:save').then(() => null)")
+    config = lab["home"] / "config-off"
+    (config / "labconfig").mkdir(parents=True)
+    (config / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": {
+        "@jupyterlab/apputils-extension:announcements": True, "memories-magics": True}}))
+    env = {**lab["env"], "JUPYTER_CONFIG_DIR": str(config),
+           "JUPYTERLAB_WORKSPACES_DIR": str(lab["home"] / "workspaces-off")}
+    with _serve(lab["home"], lab["dir"], env, "lab-off") as base_url:
+        off = page.context.new_page()
+        off.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+        off.goto(_url(base_url, "/lab/tree/lab.ipynb"))
+        off.wait_for_selector(".jp-Notebook .jp-Cell .jp-OutputArea-output")
+        assert off.locator(".jp-MemoriesMagics-result").count() == 0, "extension still on"
+        cells = off.locator(".jp-Notebook .jp-Cell")  # found by source: earlier tests added some
+        hostile = cells.filter(has_text="Say something nasty.").locator(".jp-OutputArea")
+        hostile.locator(".jp-RenderedMarkdown, .jp-RenderedHTML").first.wait_for()
+        shown = hostile.inner_text()
+        assert '<img src=x onerror="window.__pwned=1">' in shown
+        assert "a<b and b>c, <div>x</div> <br> <start_of_image> a < b && c" in shown
+        assert hostile.locator("script, img, iframe, [onerror]").count() == 0
+        compare = cells.filter(has_text="%%compare smollm2")
+        assert COMPARE_ANSWER in compare.locator(".jp-OutputArea").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        off.locator(".jp-NotebookPanel").screenshot(path=str(ARTIFACTS / "lab-off.png"))
+        assert off.evaluate("typeof window.__pwned") == "undefined"
+        off.close()
+    assert not PAGE_ERRORS, PAGE_ERRORS
