@@ -46,7 +46,7 @@ def test_tokens_stream_into_one_output_then_render_the_result(kernel_env, fake) 
     assert meta["text"] == TEXT and meta["cached"] is False and meta["model"] == "gpt-4o-mini"
     assert meta["usage"] == {"input_tokens": 12, "output_tokens": 40}
     assert "gpt-4o-mini · 12 in / 40 out tokens" in result["text/plain"]
-    assert "~$0.0000 est." in result["text/plain"]
+    assert "<$0.0001 est." in result["text/plain"]
 
 
 def test_cache_hit_in_a_new_kernel_makes_no_request(kernel_env, fake) -> None:
