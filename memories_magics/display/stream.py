@@ -1,5 +1,6 @@
 """Live output: one display handle, repainted at most ~20 times a second however fast tokens
-arrive. :class:`StreamView` shows one answer, :class:`ColumnsView` several side by side."""
+arrive (less often when rendering a long answer is slow). :class:`StreamView` shows one
+answer, :class:`ColumnsView` several side by side."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from .safe import displayable, escape_html
 
 #: At most this many display updates per second.
 MAX_UPDATES_PER_S = 20
+#: Repaints are spaced at least this many times their own rendering time apart.
+RENDER_SHARE_INVERSE = 5
 
 
 class LiveDisplay:
@@ -28,7 +31,7 @@ class LiveDisplay:
             from IPython.display import display as ipython_display
             display, clear = display or ipython_display, clear or clear_output
         self._display, self._clear = display, clear
-        self._interval = 1.0 / max_updates_per_s
+        self._min_interval = self._interval = 1.0 / max_updates_per_s
         self._handle: Any = None
         self._last = 0.0
         self._dirty = False
@@ -51,7 +54,12 @@ class LiveDisplay:
         """Repaint now if anything changed since the last repaint."""
         with self._lock:
             if self._dirty and not self._final:
+                started = time.perf_counter()
                 self._show(self.bundle())
+                # Rendering a long answer takes a while: repaint less often, so that it
+                # takes at most a fifth of the time whatever the answer's length.
+                self._interval = max(self._min_interval,
+                                     RENDER_SHARE_INVERSE * (time.perf_counter() - started))
                 self._dirty = False
                 self._last = time.monotonic() if now is None else now
 
