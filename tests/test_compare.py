@@ -171,3 +171,89 @@ def test_provider_error_is_raised_when_there_is_no_fallback(servers) -> None:
     with pytest.raises(ProviderError):
         run_chain(engine, [engine.model("gpt-4o-mini")])
 
+
+def _pair(a: str, b: str, mode: str = "word", method: str = "consensus"):
+    """A two-column CompareResult over local answers ``a`` and ``b``, no model called."""
+    from memories_magics.compare import ModelOutcome
+    from memories_magics.config import ModelSpec
+    from memories_magics.result import LLMResult
+    from memories_magics.types import Request, Response
+
+    outcomes = []
+    for name, text in (("left", a), ("right", b)):
+        spec = ModelSpec("local", name, alias=name, type="local")
+        request = Request.from_prompt("local", name, "q")
+        outcomes.append(ModelOutcome(spec, request, LLMResult(
+            Response(text, name, "local", finish_reason="stop"), spec, request)))
+    return summarise("q", outcomes, method, mode)
+
+
+def test_diffs_read_like_a_code_review() -> None:
+    html = compare_bundle(_pair("It is often classified blue.", "It is usually called blue."))
+    assert "[-often classified-] {+usually called+}" in html["text/plain"]
+    assert "often classified</del> <ins" in html["text/html"], "removed and added not glued"
+    lines = compare_bundle(_pair("one\ntwo\nthree", "one\n2\nthree", "line"))
+    assert "  one\n- two\n+ 2\n  three" in lines["text/plain"]
+    assert lines["text/html"].count("<div style=\"background") == 2, "one row per changed line"
+
+
+def test_long_comparisons_are_bounded_fast_and_diffed_once(monkeypatch) -> None:
+    import random
+    import time
+
+    import memories_magics.compare as compare_module
+    from memories_magics.display.safe import MAX_DISPLAY_CHARS
+
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(2000)] + "the a of to in is".split()
+    a = " ".join(rng.choice(words) for _ in range(20_000))[:100_000]
+    b = " ".join(rng.choice(words) for _ in range(20_000))[:100_000]
+    calls = []
+    real = compare_module.diff_ops
+    monkeypatch.setattr(compare_module, "diff_ops",
+                        lambda *args: calls.append(args) or real(*args))
+    for mode in ("word", "line", "char"):
+        result = _pair(a, b, mode)
+        started = time.perf_counter()
+        bundles = [compare_bundle(result) for _ in range(3)]  # re-displays reuse the diff
+        assert time.perf_counter() - started < 1.0, mode
+        payload = bundles[0][COMPARE_MIME]
+        shown = sum(len(text) for _, text in payload["diff"]["ops"])
+        assert shown <= 2 * MAX_DISPLAY_CHARS
+        assert len(bundles[0]["text/html"]) < 12 * MAX_DISPLAY_CHARS
+    assert len(calls) == 3, "each diff computed once"
+
+
+def test_nbconvert_html_shows_columns_aggregate_and_diff(tmp_path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbconvert = pytest.importorskip("nbconvert")
+    from html.parser import HTMLParser
+
+    bundle = compare_bundle(_pair("The sky is blue <today>.", "The sky is grey <today>.",
+                                  method="voting"))
+    cell = nbformat.v4.new_code_cell("%%compare left right\nq", outputs=[
+        nbformat.v4.new_output("execute_result", data=bundle, execution_count=1)])
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
+
+    class Visible(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hidden, self.text = 0, []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            self.hidden += tag in ("script", "style", "template")
+
+        def handle_endtag(self, tag) -> None:
+            self.hidden -= tag in ("script", "style", "template")
+
+        def handle_data(self, data) -> None:
+            if not self.hidden:
+                self.text.append(data)
+
+    parser = Visible()
+    parser.feed(html)
+    text = "".join(parser.text)
+    assert "The sky is blue <today>." in text and "The sky is grey <today>." in text
+    assert "voting: left" in text
+    assert "Diff (word): left → right" in text
+    assert "The sky is blue grey <today>." in text, "the diff, its removed and added words apart"
