@@ -41,7 +41,7 @@ def test_tokens_stream_into_one_output_then_render_the_result(kernel_env, fake) 
     assert partial[0] != TEXT and TEXT.startswith(partial[1])
     assert run.of_type("clear_output"), "the streamed view makes way for the final result"
     result = run.result
-    assert TEXT in result["text/markdown"] and TEXT in result["text/plain"]
+    assert TEXT in result["text/html"] and TEXT in result["text/plain"]
     meta = result[RESULT_MIME]
     assert meta["text"] == TEXT and meta["cached"] is False and meta["model"] == "gpt-4o-mini"
     assert meta["usage"] == {"input_tokens": 12, "output_tokens": 40}

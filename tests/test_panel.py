@@ -77,7 +77,7 @@ p.max_tokens.value = 64
 p.run_button.click()
 result = p.wait(30)
 final = p.output.outputs[-1]['data']
-report(live=[texts(s) for s in seen], meta=final[RESULT], markdown=final['text/markdown'],
+report(live=[texts(s) for s in seen], meta=final[RESULT], markdown=final['text/html'],
        shown=len(p.output.outputs), cell=p.cell_text(), status=p.status.value,
        run_enabled=not p.run_button.disabled, stop_disabled=p.stop_button.disabled)
 """)

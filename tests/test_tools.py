@@ -145,8 +145,8 @@ def test_magic_shows_calls_and_replays_without_running_functions(provider_env, f
     first, first_calls, second, second_calls = outputs
     assert first_calls == "['Paris']\n" and second_calls == "[]\n"
     assert len(fake.requests) == 2
-    assert 'get_weather({"city": "Paris"}) → 21 C in Paris' in first["text/markdown"]
-    assert "<details>" in first["text/markdown"] and "Sunny, 21 C." in first["text/markdown"]
+    assert 'get_weather({"city": "Paris"}) → 21 C in Paris' in first["text/html"]
+    assert "<details>" in first["text/html"] and "Sunny, 21 C." in first["text/html"]
     meta = second["application/vnd.memories-magics.result+json"]
     assert meta["tools_replayed"] and meta["tool_steps"][0]["result"] == "21 C in Paris"
     assert "replayed from cache (functions not re-run)" in second["text/plain"]
