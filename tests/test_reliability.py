@@ -15,7 +15,7 @@ from memories_magics.cache import ResponseCache
 from memories_magics.config import Config
 from memories_magics.display.compare_view import compare_bundle
 from memories_magics.display.render import RESULT_MIME, result_bundle
-from memories_magics.display.safe import MAX_DISPLAY_CHARS, safe_markdown
+from memories_magics.display.safe import MAX_DISPLAY_CHARS
 from memories_magics.engine import Engine
 from memories_magics.errors import ProviderError
 from memories_magics.result import LLMResult
@@ -156,14 +156,16 @@ def _result(text: str, fmt: str = "markdown") -> LLMResult:
     return LLMResult(Response(text, spec.name, "openai", "stop"), spec, request, fmt)
 
 
-@pytest.mark.parametrize("fmt", ["markdown", "text", "code", "json", "html"])
+# Markdown, code and JSON answers are rendered to HTML by the kernel now: their hostile cases
+# are parsed and checked element by element in tests/test_rendering.py.
+@pytest.mark.parametrize("fmt", ["text", "html"])
 def test_hostile_answers_render_inert_in_every_format(fmt) -> None:
     bundle = result_bundle(_result(HOSTILE, fmt))
     for mime in ("text/markdown", "text/html"):
         shown = bundle.get(mime, "")
         if not shown:
             continue
-        if mime == "text/html":
+        if mime == "text/html" and fmt == "html":
             assert shown.startswith('<iframe sandbox=""'), "model HTML runs only sandboxed"
             assert "<script" not in shown.split("srcdoc=")[1].split('"')[1]
             continue
@@ -175,13 +177,6 @@ def test_hostile_answers_render_inert_in_every_format(fmt) -> None:
         assert "<script" not in prose and "<img" not in prose
         assert not re.search(r"(?<!\\)\]\((javascript|//)", prose), "links stay broken"
         assert not re.search(r"(?<!\\)\]: javascript", prose) and "![" not in prose
-
-
-def test_markdown_escaping_keeps_ordinary_formatting() -> None:
-    assert safe_markdown("**bold** and [docs](https://example.org) & <b>") == \
-        "**bold** and [docs](https://example.org) &amp; &lt;b&gt;"
-    code = "Use this:\n```python\nif a < b and c & d:\n    pass\n```\nDone <ok>."
-    assert safe_markdown(code) == code.replace("<ok>", "&lt;ok&gt;"), "code blocks verbatim"
 
 
 def test_hostile_text_in_compare_views_is_escaped() -> None:
@@ -198,7 +193,7 @@ def test_huge_answers_are_cut_in_display_but_kept_whole() -> None:
     text = "x" * (MAX_DISPLAY_CHARS * 3)
     result = _result(text)
     bundle = result_bundle(result)
-    assert len(bundle["text/markdown"]) < MAX_DISPLAY_CHARS + 1000
+    assert len(bundle["text/html"]) < MAX_DISPLAY_CHARS + 1000
     assert bundle[RESULT_MIME]["truncated"] and bundle[RESULT_MIME]["full_length"] == len(text)
     assert "showing 20,000 of 60,000 characters" in bundle["text/plain"]
     assert result.text == text
@@ -207,7 +202,7 @@ def test_huge_answers_are_cut_in_display_but_kept_whole() -> None:
 def test_invalid_utf8_is_replaced_not_fatal() -> None:
     bundle = result_bundle(_result("ok \udcff\udcfe done"))
     json.dumps(bundle)  # what the kernel does before sending it
-    assert "ok \ufffd\ufffd done" in bundle["text/markdown"]
+    assert "ok \ufffd\ufffd done" in bundle["text/html"]
 
 
 def test_invalid_config_names_file_line_and_problem(tmp_path, fake) -> None:
