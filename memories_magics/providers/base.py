@@ -15,19 +15,8 @@ from typing import Any
 
 from ..config import Config
 from ..errors import MemoriesError, MissingKeyError, ProviderError
+from ..secrets import redact, remember, remember_url
 from ..types import Chunk, Request, Response
-
-#: Every key value this process has seen, so that no message can carry one (see :func:`redact`).
-_KNOWN_SECRETS: set[str] = set()
-
-
-def redact(text: str) -> str:
-    """Replace every API key this process knows of with ``***``."""
-    for secret in _KNOWN_SECRETS:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
 
 class Provider:
     """Base class for providers: subclasses set the class attributes and implement
@@ -54,7 +43,7 @@ class Provider:
         self.config = config
         self._explicit_key = api_key
         if api_key:
-            _KNOWN_SECRETS.add(api_key)
+            remember(api_key)
         self._client: Any = None
         self._client_for: tuple[str, str | None] | None = None
         self._client_lock = threading.Lock()
@@ -82,15 +71,14 @@ class Provider:
             raise MissingKeyError(
                 f"{self.name}: no API key; set {self.key_env} (e.g. %env {self.key_env}=...) "
                 "or use the keyless local model with %llm use local:smollm2")
-        _KNOWN_SECRETS.add(key)
+        remember(key)
         return key
 
     def base_url(self) -> str | None:
         """``$<PROVIDER>_BASE_URL`` or the provider's default endpoint."""
         url = os.environ.get(self.base_url_env or "") or self.default_base_url or None
         if url:  # a gateway's password or token in the URL is a secret too
-            parts = urlsplit(url)
-            _KNOWN_SECRETS.update(s for s in (parts.password, parts.username, parts.query) if s)
+            remember_url(url)
         return url
 
     def shown_base_url(self) -> str:

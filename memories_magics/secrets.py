@@ -1,0 +1,109 @@
+"""Keeping secrets out of everything we show, store or log.
+
+Every API key and base-URL credential the providers use is remembered (:func:`remember`,
+:func:`remember_url`); :func:`redact` replaces them, and credentials in URLs and auth headers
+(``user:key@``, ``?api_key=``, ``Authorization: Basic …``), with ``***``. Importing this module
+also redacts every log record of the SDKs and their HTTP clients (httpx, httpx2, httpcore, …),
+whichever of their loggers it comes from, before any handler formats it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+from typing import Any
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+
+MASK = "***"
+#: Values shorter than this are not treated as secrets (they would mask ordinary words).
+MIN_SECRET_LENGTH = 6
+#: The top-level loggers of the SDKs and HTTP stacks our providers run on.
+SDK_LOGGERS = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2", "urllib3",
+                         "openai", "anthropic", "cohere", "mistralai", "fern"})
+
+_known: set[str] = set()
+_lock = threading.Lock()
+_pattern: re.Pattern[str] | None = None
+_SECRET_PARAMS = (r"(?:api[_-]?key|key|token|access[_-]?token|auth|password|passwd|secret|sig"
+                  r"|signature|code)")
+_CREDENTIALS = re.compile(
+    r"(?P<keep>[a-z][a-z0-9+.-]*://)[^/\s@?#'\"<>]+@"  # scheme://user:password@
+    rf"|(?P<param>[?&;]{_SECRET_PARAMS}=)[^&#\s'\"<>]+"  # ?api_key=...
+    r"|(?P<header>\b(?:authorization|proxy-authorization|x-api-key|api-key)\b['\"]?\s*[:=]"
+    r"\s*['\"]?(?:(?:basic|bearer|token)\s+)?)[^\s'\",}]+",  # Authorization: Basic ...
+    re.IGNORECASE)
+
+
+def remember(*values: str | None) -> None:
+    """Treat ``values`` (and their URL- and base64-encoded forms) as secrets from now on."""
+    forms = set()
+    for value in values:
+        if value and len(value) >= MIN_SECRET_LENGTH:
+            forms |= {value, quote(value, safe=""), quote_plus(value),
+                      base64.b64encode(value.encode()).decode()}
+    with _lock:
+        if not forms <= _known:
+            _known.update(forms)
+            global _pattern
+            _pattern = None
+
+
+def remember_url(url: str | None) -> None:
+    """Remember the credentials in a base URL: user, password, their Basic-auth header value,
+    the query and the values of parameters named like keys (``api_key``, ``token``, ``sig``…)."""
+    if not url:
+        return
+    parts = urlsplit(url)
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    remember(user, password, parts.username, parts.password, parts.query,
+             *(value for name, value in parse_qsl(parts.query)
+               if re.fullmatch(_SECRET_PARAMS, name, re.IGNORECASE)))
+    if user or password:
+        remember(f"{user}:{password}")  # what httpx sends as Basic auth, base64-encoded
+
+
+def _known_pattern() -> re.Pattern[str] | None:
+    global _pattern
+    with _lock:
+        if _pattern is None and _known:  # longest first, so a key's prefix can't win
+            _pattern = re.compile("|".join(map(re.escape, sorted(_known, key=len, reverse=True))))
+        return _pattern
+
+
+def _mask_credentials(match: re.Match[str]) -> str:
+    return (match.group("keep") or match.group("param") or match.group("header")) + MASK + (
+        "@" if match.group("keep") else "")
+
+
+def mask_known(text: str) -> str:
+    """``text`` with every known secret replaced by ``***`` (for answers: a server may echo
+    the key; other text that looks like a credential is the model's to show)."""
+    pattern = _known_pattern()
+    return text if pattern is None else pattern.sub(MASK, text)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret and any URL or header credentials replaced by ``***``
+    (for messages and logs)."""
+    return _CREDENTIALS.sub(_mask_credentials, mask_known(text))
+
+
+_previous_factory = logging.getLogRecordFactory()
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Log records as usual; those of the SDK loggers with their message (arguments merged)
+    and traceback redacted."""
+    record = _previous_factory(*args, **kwargs)
+    if record.name.partition(".")[0] in SDK_LOGGERS:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+    return record
+
+
+if logging.getLogRecordFactory() is not _redacting_factory:
+    logging.setLogRecordFactory(_redacting_factory)
