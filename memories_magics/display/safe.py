@@ -5,7 +5,8 @@ them. So model Markdown is never handed to a front end as Markdown: it is render
 CommonMark parser with raw HTML off (markdown-it-py, code highlighted by pygments), and the
 HTML is then cleaned by an allow-list sanitiser (nh3): no script, no event handlers, no
 images, links only to http, https and mailto. ``text/plain`` is stripped of terminal control
-sequences. markdown-it-py, nh3 and pygments load on first use, not at ``%load_ext``.
+sequences, and known secrets are masked in everything shown. markdown-it-py, nh3 and pygments
+load on first use, not at ``%load_ext``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
+
+from ..secrets import mask_known
 
 #: Answers longer than this are cut in the display; the full text stays on the result object.
 MAX_DISPLAY_CHARS = 20_000
@@ -44,9 +47,9 @@ def strip_controls(text: str) -> str:
 
 def displayable(text: str, limit: int = MAX_DISPLAY_CHARS) -> tuple[str, bool]:
     """``text`` made safe to send to a front end: invalid UTF-8 (lone surrogates) replaced,
-    control sequences removed, cut to ``limit`` characters. Returns the text and whether it
-    was cut."""
-    text = strip_controls(_SURROGATE.sub("\ufffd", text))
+    control sequences and known secrets (a server may echo the key) removed, cut to ``limit``
+    characters. Returns the text and whether it was cut."""
+    text = mask_known(strip_controls(_SURROGATE.sub("\ufffd", text)))
     return (text[:limit], True) if len(text) > limit else (text, False)
 
 

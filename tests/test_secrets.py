@@ -1,0 +1,140 @@
+"""Secrets never reach logs, outputs or the cache: the real SDKs log at DEBUG through their own
+loggers (httpx, httpx2, openai, anthropic, …) against the fake servers with keys and
+credentialed base URLs, and a server that echoes the key back into the answer."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memories_magics.config import Config
+from memories_magics.display.render import result_bundle
+from memories_magics.engine import Engine
+from memories_magics.errors import ProviderError
+from memories_magics.result import LLMResult
+from memories_magics.secrets import mask_known, redact, remember, remember_url
+from tests.conftest import PROVIDERS, planted_key, provider_environment, write_test_config
+from tests.fakes import DEFAULT_TEXT, FakeLLMServer
+from tests.fakes.echo import EchoServer
+
+GATEWAY_USER, GATEWAY_PASSWORD = "gateway-user", "GATEWAY-pass-4242"
+QUERY_KEY = "QUERY-key-777777"
+
+
+def _secrets(provider: str) -> list[str]:
+    return [planted_key(provider), GATEWAY_PASSWORD, QUERY_KEY,
+            base64.b64encode(f"{GATEWAY_USER}:{GATEWAY_PASSWORD}".encode()).decode()]
+
+
+def _environment(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 query: bool = False) -> Engine:
+    """Every provider at ``url`` with a planted key and the gateway's credentials in the URL
+    (user:password@, and with ``query`` an ``?api_key=`` too)."""
+    env = provider_environment(url, write_test_config(tmp_path / "c.json"), tmp_path / "cache")
+    for provider, (_, url_var, _) in PROVIDERS.items():
+        env[url_var] = env[url_var].replace("://", f"://{GATEWAY_USER}:{GATEWAY_PASSWORD}@") + (
+            f"?api_key={QUERY_KEY}" if query else "")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Engine(Config.load())
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Everything every logger writes, at DEBUG, as ``logging.basicConfig(level=DEBUG)`` does."""
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("stream", [True, False])
+def test_sdk_logs_carry_no_key_or_url_credentials(
+        provider: str, stream: bool, tmp_path: Path, fake: FakeLLMServer,
+        debug_logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _environment(fake.url, tmp_path, monkeypatch)
+    spec = engine.model(f"{provider}:test-model")
+    assert engine.run(spec, engine.request(spec, "hi"), cache="off", stream=stream).text == \
+        DEFAULT_TEXT
+    assert fake.requests[-1].headers.get("authorization") or fake.requests[-1].headers.get(
+        "x-api-key"), "the key was sent"
+    logged = debug_logs.text
+    requests = [r for r in debug_logs.records if "HTTP Request" in r.getMessage()]
+    assert requests and all("http://***@127.0.0.1" in r.getMessage() for r in requests
+                            if "http" in r.getMessage()), logged
+    for secret in _secrets(provider):
+        assert secret not in logged
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_query_keys_are_redacted_in_logs_and_errors(provider: str, tmp_path: Path,
+                                                    fake: FakeLLMServer,
+                                                    debug_logs: pytest.LogCaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _environment(fake.url, tmp_path, monkeypatch, query=True)
+    spec = engine.model(f"{provider}:test-model")
+    try:  # the SDKs append their paths after the query, so the fake may not route it
+        engine.run(spec, engine.request(spec, "hi"), cache="off")
+        message = ""
+    except ProviderError as exc:
+        message = str(exc)
+    assert "HTTP Request" in debug_logs.text  # (mistralai drops a base URL's query)
+    for secret in _secrets(provider):
+        assert secret not in debug_logs.text and secret not in message
+
+
+def test_the_http_clients_child_loggers_and_tracebacks_are_redacted(
+        debug_logs: pytest.LogCaptureFixture) -> None:
+    remember("sk-child-logger-secret")
+    for name in ("httpcore.http11", "httpcore2.connection", "openai._base_client",
+                 "mistralai.client", "httpx2"):
+        logging.getLogger(name).debug("headers %s", {"authorization": "Bearer sk-child-logger-"
+                                                                      "secret"})
+    try:
+        raise ValueError("sk-child-logger-secret in http://u:sk-child-logger-secret@h/")
+    except ValueError:
+        logging.getLogger("anthropic").exception("failed")
+    assert "sk-child-logger-secret" not in debug_logs.text
+    assert debug_logs.text.count("***") >= 6
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_echoed_key_is_masked_in_the_output_and_the_cache(
+        provider: str, tmp_path: Path, echo: EchoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _environment(echo.url, tmp_path, monkeypatch)
+    spec = engine.model(f"{provider}:test-model")
+    request = engine.request(spec, "hi")
+    response = engine.run(spec, request, cache="use")
+    assert "You sent POST" in response.text, "the server echoed the request"
+    shown = json.dumps(result_bundle(LLMResult(response, spec, request)), ensure_ascii=False)
+    stored = (engine.cache().directory / "memories_magics.sqlite").read_bytes()
+    assert "***" in shown
+    for secret in _secrets(provider):
+        assert secret not in shown and secret.encode() not in stored
+
+
+def test_redaction_forms() -> None:
+    remember("sk-forms-0123456789")
+    remember_url("https://bob:p%40ss-word-99@gw.example/v1?api_key=ZZZZZZZZ&api-version=2024")
+    basic = base64.b64encode(b"bob:p@ss-word-99").decode()
+    assert redact(f"key sk-forms-0123456789, Authorization: Basic {basic}") == \
+        "key ***, Authorization: Basic ***"
+    assert redact("GET https://bob:p%40ss-word-99@gw.example/v1?api_key=ZZZZZZZZ&api-version=2024"
+                  ) == "GET https://***@gw.example/v1?***"  # the whole query is remembered
+    assert redact("{'x-api-key': 'abc123xyz', 'authorization': 'Bearer t0ken-t0ken'}") == \
+        "{'x-api-key': '***', 'authorization': 'Bearer ***'}"
+    assert redact("https://other:pw@host/?token=abc&x=1") == "https://***@host/?token=***&x=1"
+    # answers keep what merely looks like a credential; only known secrets go
+    assert mask_known("use https://user:pass@host/ with sk-forms-0123456789 or p@ss-word-99") == \
+        "use https://user:pass@host/ with *** or ***"
+    assert mask_known("version 2024 of bob's api") == "version 2024 of bob's api"
