@@ -10,6 +10,7 @@ beyond what the cache stores goes into a bundle, so a replayed notebook renders 
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from typing import Any
 
 from ..code_blocks import extract_code
@@ -72,10 +73,12 @@ def result_bundle(result: Any) -> dict[str, Any]:
         body = code_html(code, language)
         bundle["text/plain"] = f"{code}\n\n[{line}]"
     elif result.format == "json" and (result.value is not None or text.strip() == "null"):
-        value = result.value
-        pretty, too_long = displayable(json.dumps(value, indent=2, ensure_ascii=False))
+        pretty, too_long = displayable(json.dumps(result.value, indent=2, ensure_ascii=False))
         if not too_long:
-            bundle["application/json"] = value if isinstance(value, (dict, list)) else {"value": value}
+            with suppress(ValueError):  # the value as shown, secrets masked (if still JSON)
+                shown = json.loads(pretty)
+                bundle["application/json"] = (shown if isinstance(shown, (dict, list))
+                                              else {"value": shown})
         body = code_html(pretty, "json")
     elif result.format == "json":
         body = markdown_html(text) + "<p><strong>The answer is not valid JSON.</strong></p>"
