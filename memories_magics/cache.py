@@ -172,12 +172,12 @@ class ResponseCache:
             return None
         try:
             if not isinstance(row[0], str):
-                raise ValueError(f"a {type(row[0]).__name__} value, not JSON text")
+                raise TypeError(f"a {type(row[0]).__name__} value, not JSON text")
             entry = _strict_json(row[0])
             if not isinstance(entry, dict) or entry.get("format") != _FORMAT or kind not in entry:
                 raise ValueError("not a recorded entry")
             return entry[kind]
-        except (ValueError, RecursionError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             if strict:
                 raise CacheError(f"the cached answer for this prompt in "
                                  f"{shown_path(self.directory)} is unreadable ({exc}); "

@@ -36,7 +36,7 @@ def _environment(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     """Every provider at ``url`` with a planted key and the gateway's credentials in the URL
     (user:password@, and with ``query`` an ``?api_key=`` too)."""
     env = provider_environment(url, write_test_config(tmp_path / "c.json"), tmp_path / "cache")
-    for provider, (_, url_var, _) in PROVIDERS.items():
+    for _, url_var, _ in PROVIDERS.values():
         env[url_var] = env[url_var].replace("://", f"://{GATEWAY_USER}:{GATEWAY_PASSWORD}@") + (
             f"?api_key={QUERY_KEY}" if query else "")
     for name, value in env.items():
