@@ -83,6 +83,10 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+class CorruptCacheError(CacheError):
+    """The cache's own database can't be read as one (``%llm cache clear`` removes it)."""
+
+
 def _strict_json(text: str) -> Any:
     def refuse(constant: str) -> Any:
         raise ValueError(f"{constant} is not JSON")
@@ -143,11 +147,17 @@ class ResponseCache:
                 if path.stat().st_size == 0:
                     db.executescript(_SCHEMA)
                 mark = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+            except sqlite3.OperationalError as exc:  # locked, read-only, can't open, no table
+                if "no such table" in str(exc):
+                    raise CorruptCacheError(self._unusable(exc)) from None
+                raise CacheError(self._unusable(exc)) from None
+            except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+                raise CorruptCacheError(self._unusable(exc)) from None
             except (sqlite3.Error, OSError) as exc:
                 raise CacheError(self._unusable(exc)) from None
             if mark != (_MARK,):
                 db.close()
-                raise CacheError(f"{shown_path(path)} is not a memories_magics cache; run "
+                raise CorruptCacheError(f"{shown_path(path)} is not a memories_magics cache; run "
                                  "%llm cache clear to remove it, or point %llm cache dir "
                                  "elsewhere")
             self._db = db
@@ -250,6 +260,7 @@ class ResponseCache:
     def clear(self) -> int:
         """Remove every entry; returns how many. A database that can't be read is removed:
         only the cache's own files, and never in a folder that holds anything else."""
+        where = shown_path(self.directory)
         with self._lock:
             try:
                 db = self._connect(create=False)
@@ -259,12 +270,19 @@ class ResponseCache:
                 db.execute("DELETE FROM entries")
                 db.execute("VACUUM")
                 return removed
-            except CacheError:
-                self._check_directory()  # a file, foreign files or a link: refuse (raises)
-            except sqlite3.Error:
+            except CorruptCacheError:
+                pass
+            except sqlite3.OperationalError as exc:  # read-only, locked by another kernel
+                raise CacheError(f"could not clear the cache at {where} ({exc}); nothing "
+                                 "was removed") from None
+            except sqlite3.DatabaseError:
                 self.close()
-            for name in OWN_FILES:
-                (self.directory / name).unlink(missing_ok=True)
+            self._check_directory()  # foreign files or a link: refuse (raises)
+            try:
+                for name in OWN_FILES:
+                    (self.directory / name).unlink(missing_ok=True)
+            except OSError as exc:
+                raise CacheError(f"could not remove the damaged cache at {where} ({exc})") from None
             return 0
 
     def close(self) -> None:

@@ -237,6 +237,18 @@ def test_a_read_only_cache_serves_hits_and_warns_on_misses(engine: Engine, fake:
     assert (directory / DB_NAME).read_bytes() == before
 
 
+def test_clearing_a_read_only_cache_removes_nothing(tmp_path: Path, read_only: Any) -> None:
+    request = _stored(tmp_path / "cache")
+    read_only(tmp_path / "cache")
+    cache = ResponseCache(tmp_path / "cache")
+    try:
+        with pytest.raises(CacheError, match="could not clear the cache .*nothing was removed"):
+            cache.clear()
+        assert cache.get(request) is not None
+    finally:
+        (tmp_path / "cache").chmod(0o755)
+
+
 def test_known_keys_are_masked_in_what_is_stored(tmp_path: Path) -> None:
     from memories_magics.secrets import remember
 
