@@ -258,3 +258,19 @@ def test_known_keys_are_masked_in_what_is_stored(tmp_path: Path) -> None:
                                                   "stop"))
     assert b"sk-stored-secret" not in (tmp_path / DB_NAME).read_bytes()
     assert ResponseCache(tmp_path).get(request).text == "echo ***"
+
+
+def test_cache_commands_never_touch_a_project_folder(tmp_path: Path, fake: FakeLLMServer) -> None:
+    from tests.conftest import provider_environment, write_test_config
+    from tests.kernel import Kernel
+
+    files = _project(tmp_path / "project")
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), tmp_path / "c")
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics")
+        moved = kernel.run(f"%llm cache dir {tmp_path / 'project'}")
+        cleared = kernel.run("%llm cache clear")
+    traceback = moved.error["traceback"]
+    assert len(traceback) == 1 and "holds files the cache did not write" in traceback[0]
+    assert cleared.error is None and cleared.stdout.startswith("Cleared 0 cached answers from")
+    assert _intact(files)
