@@ -240,3 +240,16 @@ def test_final_result_without_a_live_view_is_one_new_output() -> None:
     cell = _Display()
     StreamView("m", display=cell, clear=_never_clear).show_final("cached result")
     assert cell.outputs == ["cached result"]
+
+
+def test_tool_results_show_as_text_under_the_answer() -> None:
+    from memories_magics.types import ToolCall, ToolStep
+
+    result = _result("Done.")
+    hostile = "<img src=x onerror=alert(1)>\x1b[31m"
+    result.response.tool_steps = (ToolStep(ToolCall("c1", "lookup", {"q": "<script>"}), hostile),)
+    bundle = result_bundle(result)
+    page = assert_inert(bundle["text/html"])
+    assert ("details", {}) in page.elements
+    assert 'lookup({"q": "<script>"}) → <img src=x onerror=alert(1)>' in page.text
+    assert "\x1b" not in bundle["text/plain"] and "tool calls:\nlookup(" in bundle["text/plain"]
