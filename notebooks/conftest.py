@@ -3,7 +3,7 @@
 Jupyter Server tells a kernel which notebook it runs (``JPY_SESSION_NAME``) so that
 memories_magics finds ``.memories_cache/<notebook>/``; this does the same for nbval's kernels,
 and sets ``MEMORIES_MAGICS_CACHE_MODE=replay`` so no model is called unless a cell says
-``--cache off``. diskcache writes to its database when it opens it, so the committed cache
+``--cache off``. SQLite may write to its database when it opens it, so the committed cache
 files are restored byte for byte when the session ends.
 """
 
@@ -26,7 +26,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for path in CACHES.glob("*/cache.db-*"):  # sqlite's WAL files left by the replays
+    for path in CACHES.glob("*/memories_magics.sqlite-*"):  # sqlite's WAL files left by the replays
         if path not in _recorded:
             path.unlink()
     for path, content in _recorded.items():

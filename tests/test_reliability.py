@@ -136,14 +136,14 @@ def test_two_processes_share_one_cache_without_losing_entries(tmp_path) -> None:
 def test_corrupt_cache_gives_one_line_and_clear_repairs_it(tmp_path, fake) -> None:
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
-    (cache_dir / "cache.db").write_bytes(b"this is not sqlite" * 100)
+    (cache_dir / "memories_magics.sqlite").write_bytes(b"this is not sqlite" * 100)
     env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), cache_dir)
     with Kernel(env) as kernel:
         kernel.run("%load_ext memories_magics")
         broken = kernel.run("%%llm gpt-4o-mini\nhi").error["traceback"]
         cleared = kernel.run("%llm cache clear")
         fixed = kernel.run("%%llm gpt-4o-mini\nhi")
-    assert len(broken) == 1 and broken[0].startswith("CacheError: cache directory")
+    assert len(broken) == 1 and broken[0].startswith("CorruptCacheError: the cache at ") and "unusable" in broken[0]
     assert "%llm cache clear" in broken[0]
     assert cleared.error is None and fixed.error is None
     assert fixed.result[RESULT_MIME]["text"] == Reply().text
