@@ -90,9 +90,7 @@ class LoadModel:
         """
         from .tools import function_schema
 
-        if not self.engine.supports(self.spec, "function_calling"):
-            raise UsageError(f"{self.spec.label} can't call tools (supports_function_calling "
-                             "is false for it); use a model such as gpt-4o-mini or claude-haiku")
+        self.engine.check_tools(self.spec)  # also when the calls are returned, not run
         schemas = [f if isinstance(f, dict) else function_schema(f) for f in functions]
         runnable = {f.__name__: f for f in functions if callable(f)} | (callables or {})
         request = self.engine.request(self.spec, prompt, tools=tuple(schemas), **params)
@@ -113,10 +111,9 @@ class LoadModel:
         request = self.engine.request(self.spec, prompt, **params)
         for event in self.engine.answer(self.spec, request, cache=self.cache,
                                         provider=self._provider):
-            if isinstance(event, Chunk) and event.text:
-                yield event.text
-            elif isinstance(event, Response) and event.cached:
-                yield event.text
+            if (isinstance(event, Chunk) or (isinstance(event, Response) and event.cached)) \
+                    and event.text:
+                yield event.text  # a cache hit arrives whole, as its Response
             elif isinstance(event, Response) and event.error and not event.complete:
                 raise StreamCutError(f"{self.spec.label}: {event.error}; nothing was cached")
 

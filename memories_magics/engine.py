@@ -21,12 +21,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, default_cache_dir, shown_path
 from .config import Config, ModelSpec
-from .errors import (CacheMissError, MemoriesError, MissingDependencyError, MissingKeyError,
-                     ProviderError, UsageError)
+from .errors import (
+    CacheMissError,
+    MemoriesError,
+    MissingDependencyError,
+    MissingKeyError,
+    ProviderError,
+    UsageError,
+)
 from .options import request_params
 from .types import Chunk, Message, Request, Response, ToolStep, Usage
 
@@ -58,7 +64,7 @@ class Attempt:
         return f"answered by fallback {self.spec.label} ({'; '.join(self.skipped)})"
 
 
-Event = Union[Chunk, ToolStep, Attempt, Response]
+Event = Chunk | ToolStep | Attempt | Response
 #: Errors that make the fallback layer try the next model (nothing was answered yet).
 FALLBACK_ERRORS = (ProviderError, MissingKeyError, MissingDependencyError, CacheMissError,
                    UsageError)
@@ -117,6 +123,13 @@ class Engine:
         if override is not None:
             return override
         return capability in provider_class(spec.provider).capabilities
+
+    def check_tools(self, spec: ModelSpec) -> None:
+        """A one-line :class:`UsageError` when ``spec`` can't call tools."""
+        if not self.supports(spec, "function_calling"):
+            raise UsageError(f"{spec.label} can't call tools (supports_function_calling is "
+                             "false for it in model_config.json); use a model such as "
+                             "gpt-4o-mini or claude-haiku")
 
     def availability(self, spec: ModelSpec) -> tuple[bool, str]:
         """Whether ``spec`` can run now, and why not: ``(True, "local")``,
@@ -201,10 +214,11 @@ class Engine:
         """Answer ``request`` from the cache or the provider, by cache mode.
 
         ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
-        reads (a miss is a :class:`CacheMissError`; a hit is the Response alone). Only complete, valid answers are
-        written. ``provider`` is the one to ask (default: the engine's for ``spec``; the
-        Python API passes one built with its own key, so no key travels as an argument). With ``tools`` the whole exchange is one answer (cached under the first
-        request, replayed without running a function). ``on_call`` runs just before the
+        reads (a miss is a :class:`CacheMissError`; a hit is the Response alone). Only
+        complete, valid answers are written. ``provider`` is the one to ask (default: the
+        engine's for ``spec``; the Python API passes one built with its own key, so no key
+        travels as an argument). With ``tools`` the whole exchange is one answer (cached
+        under the first request, replayed without running a function). ``on_call`` runs just before the
         provider is called; setting ``cancel`` stops the call and ends with what arrived,
         marked interrupted. A stream cut after some text ends with a Response whose
         ``error`` says so; Ctrl-C raises :class:`Interrupted` with the partial answer.
@@ -215,10 +229,8 @@ class Engine:
         if hit is not None:  # whole, at once: live views go straight to the final result
             yield hit
             return
-        if tools is not None and not self.supports(spec, "function_calling"):
-            raise UsageError(f"{spec.label} can't call tools (supports_function_calling is "
-                             "false for it in model_config.json); use a model such as "
-                             "gpt-4o-mini or claude-haiku")
+        if tools is not None:
+            self.check_tools(spec)
         provider = provider or self.provider(spec.provider)
         if on_call is not None:
             on_call()

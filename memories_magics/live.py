@@ -27,11 +27,12 @@ def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[
     from .display.stream import StreamView
     from .providers.local import is_loaded
 
-    attempt = Attempt(chain[0], make_request(chain[0]))
-    view = StreamView(attempt.spec.label, **view_options)
+    view = StreamView(chain[0].label, **view_options)
+    attempt: Attempt | None = None  # answer_chain's first event names the model it asks
 
     def announce_load() -> None:
-        if attempt.spec.provider == "local" and not is_loaded(attempt.spec):
+        if attempt is not None and attempt.spec.provider == "local" and \
+                not is_loaded(attempt.spec):
             view.status(f"Loading {view.label} (first use in this kernel)…")
 
     response: Response | None = None
@@ -51,10 +52,13 @@ def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[
     except Interrupted as exc:
         response = exc.partial
     except KeyboardInterrupt:  # between two events: the driver still holds the partial
-        response = interrupt(events) or Response(view.text, attempt.request.model,
-                                                 attempt.request.provider, interrupted=True)
+        response = interrupt(events)
+        if attempt is None:  # before the first model was asked
+            attempt = Attempt(chain[0], make_request(chain[0]))
+        response = response or Response(view.text, attempt.request.model,
+                                        attempt.request.provider, interrupted=True)
     view.finish()
-    assert response is not None  # answer_chain ends with a Response or raises
+    assert attempt is not None and response is not None  # or answer_chain raised
     return LLMResult(response, attempt.spec, attempt.request, fmt, _note(attempt, response))
 
 

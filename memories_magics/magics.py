@@ -139,7 +139,8 @@ class LLMMagics(Magics):
     def _request(self, spec: ModelSpec, prompt: str, args: Any,
                  tools: tuple[dict[str, Any], ...] = ()) -> Request:
         return self.engine.request(
-            spec, prompt, tools=tools, logprobs=getattr(args, "aggregate", None) == "best_confidence",
+            spec, prompt, tools=tools,
+            logprobs=getattr(args, "aggregate", None) == "best_confidence",
             **{name: getattr(args, name) for name in REQUEST_OPTIONS})
 
     # -- %llm subcommands ----------------------------------------------------------------

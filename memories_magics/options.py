@@ -53,7 +53,8 @@ class Option:
             try:
                 number = float(value) if self.type == "float" else _integer(value)
             except (TypeError, ValueError):
-                raise UsageError(f"{where}: expected {'a number' if self.type == 'float' else 'a whole number'}") from None
+                wanted = "a number" if self.type == "float" else "a whole number"
+                raise UsageError(f"{where}: expected {wanted}") from None
             if isinstance(number, float) and not math.isfinite(number):
                 raise UsageError(f"{where}: expected a finite number")
             if (self.min is not None and number < self.min) or \

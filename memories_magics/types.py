@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,6 +215,6 @@ def _count(value: object) -> int | None:
     (strings, lists, negatives and absurd numbers from a misbehaving server)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if value != value or value < 0 or value > MAX_TOKEN_COUNT:
+    if math.isnan(value) or value < 0 or value > MAX_TOKEN_COUNT:
         return None
     return int(value)
