@@ -82,7 +82,10 @@ def _integer(value: Any) -> int:
 
 
 def _shown(limit: float | None) -> str:
-    return "?" if limit is None else f"{limit:g}"
+    """A limit as a person reads it: ``4,294,967,295``, ``0.5`` (never ``4.29497e+09``)."""
+    if limit is None:
+        return "?"
+    return f"{int(limit):,}" if float(limit).is_integer() else f"{limit:g}"
 
 
 def _load() -> dict[str, Option]:

@@ -148,7 +148,7 @@ def test_magic_rejects_out_of_range_options_in_one_line(provider_env: dict[str, 
     with Kernel(provider_env) as kernel:
         kernel.run("%load_ext memories_magics")
         error = kernel.run("%%llm gpt-4o-mini --max-tokens -1\nhi").error
-    assert error["traceback"] == ["UsageError: --max-tokens '-1': must be between 1 and 1e+06"]
+    assert error["traceback"] == ["UsageError: --max-tokens '-1': must be between 1 and 1,000,000"]
 
 
 def test_copy_as_cell_words_come_from_the_declaration() -> None:
