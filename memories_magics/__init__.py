@@ -12,26 +12,26 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api import LoadModel, MultiModelInference
-    from .display.panel import panel
+    from .frontends.api import LoadModel, MultiModelInference
+    from .frontends.panel import panel
 
 __all__ = ["LoadModel", "MultiModelInference", "load_ipython_extension", "panel", "__version__"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext memories_magics``."""
-    from .magics import register
+    from .frontends.magics import register
 
     register(ipython)
 
 
 def __getattr__(name: str) -> Any:
     if name in ("LoadModel", "MultiModelInference"):
-        from . import api
+        from .frontends import api
 
         return getattr(api, name)
     if name == "panel":
-        from .display.panel import panel
+        from .frontends.panel import panel
 
         return panel
     raise AttributeError(f"module 'memories_magics' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from memories_magics.display.panel import FALLBACK_TEXT
+from memories_magics.frontends.panel import FALLBACK_TEXT
 from memories_magics.display.render import RESULT_MIME
 from tests.conftest import provider_environment, write_test_config
 from tests.fakes import FakeLLMServer, Reply

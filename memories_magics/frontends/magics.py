@@ -9,14 +9,14 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .errors import UsageError
-from .options import REQUEST_OPTIONS, check_args, magic_options
-from .vocabulary import CACHE_MODES
+from ..errors import UsageError
+from ..options import REQUEST_OPTIONS, check_args, magic_options
+from ..vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
-    from .config import ModelSpec
-    from .engine import Engine
-    from .types import Request
+    from ..config import ModelSpec
+    from ..engine import Engine
+    from ..types import Request
 
 SUBCOMMANDS = {
     "models": "every known model: provider, local/api, key present?, streaming, tools",
@@ -33,7 +33,7 @@ SUBCOMMANDS = {
 def _publish_table(headers: list[str], rows: list[list[Any]], title: str) -> None:
     from IPython.display import display
 
-    from .display.render import table_bundle
+    from ..display.render import table_bundle
 
     display(table_bundle(headers, rows, title), raw=True)
 
@@ -67,7 +67,7 @@ class LLMMagics(Magics):
     def engine(self) -> Engine:
         """The kernel's engine, created on first use (not at ``%load_ext``)."""
         if self._engine is None:
-            from .engine import default_engine
+            from ..engine import default_engine
 
             self._engine = default_engine()
         if self._engine.user_ns is None:
@@ -87,7 +87,7 @@ class LLMMagics(Magics):
         """
         if cell is None:
             return self._subcommand(line)
-        from .live import answer_live
+        from .run_live import answer_live
 
         args = parse(self.llm, line)
         spec = self.engine.model(args.model_option or args.model)
@@ -95,7 +95,7 @@ class LLMMagics(Magics):
         prompt = self._prompt(cell, "%%llm")
         tools, schemas = None, ()
         if args.tools:
-            from .tools import function_schema, resolve_tools
+            from ..tools import function_schema, resolve_tools
 
             tools = resolve_tools(args.tools, self.shell.user_ns)
             schemas = tuple(function_schema(f) for f in tools.values())
@@ -120,7 +120,7 @@ class LLMMagics(Magics):
         specs = [self.engine.model(m) for m in args.models]
         prompt = self._prompt(cell, "%%compare")
         requests = [self._request(spec, prompt, args) for spec in specs]
-        from .live import compare_live
+        from .run_live import compare_live
 
         result = compare_live(self.engine, specs, requests, prompt, fmt=args.format,
                               cache=args.cache, stream=not args.no_stream,
@@ -132,7 +132,7 @@ class LLMMagics(Magics):
     def _prompt(self, cell: str, magic: str) -> str:
         if not cell.strip():
             raise UsageError(f"the cell is empty: write the prompt below the {magic} line")
-        from .interpolate import interpolate
+        from ..interpolate import interpolate
 
         return interpolate(cell.strip(), self.shell.user_ns)
 
@@ -185,8 +185,8 @@ class LLMMagics(Magics):
         print(f"Default model: {spec.label} ({spec.model_id})")
 
     def _config(self, _: list[str]) -> None:
-        from .cache import shown_path
-        from .config import USER_CONFIG_ENV, user_config_path
+        from ..cache import shown_path
+        from ..config import USER_CONFIG_ENV, user_config_path
 
         path = user_config_path()
         rows = [["user file", str(path) if path else f"none (set {USER_CONFIG_ENV})"],
@@ -198,7 +198,7 @@ class LLMMagics(Magics):
         _publish_table(["setting", "value"], rows, "memories_magics configuration")
 
     def _cache(self, rest: list[str]) -> None:
-        from .cache import check_mode, shown_path
+        from ..cache import check_mode, shown_path
 
         action = rest[0] if rest else "info"
         if action == "info":
@@ -225,7 +225,7 @@ class LLMMagics(Magics):
                        "Usage in this kernel (costs are estimates from model_config.json)")
 
     def _unload(self, _: list[str]) -> None:
-        from .providers.local import unload_models
+        from ..providers.local import unload_models
 
         names = unload_models()
         print(f"Unloaded: {', '.join(names)}" if names else "No local model was loaded")
@@ -233,7 +233,7 @@ class LLMMagics(Magics):
     def _panel(self, models: list[str]) -> None:
         from IPython.display import display
 
-        from .display.panel import Panel
+        from .panel import Panel
 
         display(Panel(self.engine, models))
 
@@ -241,7 +241,7 @@ class LLMMagics(Magics):
 def register(ipython: Any, engine: Engine | None = None) -> None:
     """Register the magics on ``ipython`` (what ``%load_ext memories_magics`` does). Nothing
     else loads until a magic runs."""
-    from .display.formatters import register as register_formatters
+    from ..display.formatters import register as register_formatters
 
     ipython.register_magics(LLMMagics(ipython, engine))
     register_formatters(ipython)

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .config import ModelSpec
-from .engine import Engine, default_engine
-from .errors import MemoriesError, StreamCutError, UsageError
-from .types import Chunk, Response
+from ..config import ModelSpec
+from ..engine import Engine, default_engine
+from ..errors import MemoriesError, StreamCutError, UsageError
+from ..types import Chunk, Response
 
 DEPLOYMENT_TYPES = ("local", "api")
 
@@ -88,7 +88,7 @@ class LoadModel:
         in ``functions`` are included automatically) the calls are run, their results sent
         back, and ``result["text"]`` is the final answer; ``result["steps"]`` lists each call.
         """
-        from .tools import function_schema
+        from ..tools import function_schema
 
         self.engine.check_tools(self.spec)  # also when the calls are returned, not run
         schemas = [f if isinstance(f, dict) else function_schema(f) for f in functions]
@@ -126,7 +126,7 @@ class MultiModelInference:
     """
 
     def __init__(self, models: list[LoadModel], aggregation_method: str = "consensus") -> None:
-        from .aggregate import AGGREGATION_METHODS
+        from ..aggregate import AGGREGATION_METHODS
 
         if not models:
             raise UsageError("MultiModelInference needs at least one LoadModel")
@@ -166,7 +166,7 @@ class MultiModelInference:
         """One answer from the last :meth:`get_responses`, by ``aggregation_method`` (see
         :mod:`memories_magics.aggregate` for exactly how each is computed):
         ``{"method", "model", "score", "explanation", "text"}``."""
-        from .aggregate import Candidate, aggregate
+        from ..aggregate import Candidate, aggregate
 
         if not self.responses:
             raise UsageError("call get_responses(prompt) before get_aggregated_response()")

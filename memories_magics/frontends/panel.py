@@ -307,7 +307,7 @@ class Panel(widgets.VBox):
     def __init__(self, engine: Engine | None = None, models: Sequence[str] = ()) -> None:
         from IPython import get_ipython
 
-        from .formatters import register
+        from ..display.formatters import register
 
         self.engine = engine or default_engine()
         shell = get_ipython()
@@ -523,7 +523,7 @@ class Panel(widgets.VBox):
 
     def _single(self, settings: Settings, prompt: str, specs: list[ModelSpec]) -> LLMResult:
         """As ``%%llm`` does: the model and its configured fallbacks, streamed into the view."""
-        from ..live import answer_live
+        from .run_live import answer_live
 
         chain = self.engine.chain(specs[0])
         result = answer_live(self.engine, chain,
@@ -536,7 +536,7 @@ class Panel(widgets.VBox):
 
     def _compare(self, settings: Settings, prompt: str, specs: list[ModelSpec]) -> Any:
         """As ``%%compare`` does: concurrent models in live columns, then the summary."""
-        from ..live import compare_live
+        from .run_live import compare_live
 
         requests = [settings.request(self.engine, spec, prompt) for spec in specs]
         result = compare_live(self.engine, specs, requests, prompt, fmt=settings.format,

@@ -11,10 +11,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .config import ModelSpec
-from .engine import Attempt, Engine, Interrupted, interrupt
-from .result import LLMResult
-from .types import Chunk, Request, Response, ToolStep
+from ..config import ModelSpec
+from ..engine import Attempt, Engine, Interrupted, interrupt
+from ..result import LLMResult
+from ..types import Chunk, Request, Response, ToolStep
 
 
 def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[ModelSpec], Request],
@@ -24,8 +24,8 @@ def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[
     """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView; tool
     calls show as they run; the first use of a local model shows a loading notice; Ctrl-C
     keeps the partial answer (and the tool calls made so far)."""
-    from .display.stream import StreamView
-    from .providers.local import is_loaded
+    from ..display.stream import StreamView
+    from ..providers.local import is_loaded
 
     view = StreamView(chain[0].label, **view_options)
     attempt: Attempt | None = None  # answer_chain's first event names the model it asks
@@ -77,8 +77,8 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
                  *, fmt: str, cache: str | None, stream: bool, aggregate: str, diff: str,
                  cancel: threading.Event | None = None, **view_options: Any) -> Any:
     """Run ``specs`` concurrently into live columns, then aggregate and diff them."""
-    from .compare import run_models, summarise
-    from .display.stream import ColumnsView
+    from ..compare import run_models, summarise
+    from ..display.stream import ColumnsView
 
     view = ColumnsView([s.label for s in specs], **view_options)
     outcomes = run_models(
