@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,18 +33,12 @@ from .errors import (
     UsageError,
 )
 from .options import request_params
-from .types import Chunk, Message, Request, Response, ToolStep, Usage
+from .providers.call import provider_chunks
+from .received import Interrupted, Received
+from .types import Chunk, Message, Request, Response, ToolStep
 
 if TYPE_CHECKING:
     from .providers.base import Provider
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a call; ``partial`` holds what had arrived (never cached)."""
-
-    def __init__(self, partial: Response) -> None:
-        super().__init__("interrupted")
-        self.partial = partial
 
 
 @dataclass(frozen=True)
@@ -340,16 +333,6 @@ def interrupt(events: Iterator[Event]) -> Response | None:
     return None
 
 
-def provider_chunks(provider: Provider, request: Request, stream: bool) -> Iterator[Chunk]:
-    """The provider's answer as chunks: its stream, or one blocking call as a single chunk."""
-    if stream:
-        yield from provider.stream(request)
-        return
-    whole = provider.complete(request)
-    yield Chunk(text=whole.text, finish_reason=whole.finish_reason, usage=whole.usage,
-                tool_calls=whole.tool_calls, logprobs=whole.logprobs)
-
-
 def drain(events: Iterator[Event], on_chunk: Callable[[Chunk], None] | None = None) -> Response:
     """Run an answer's events to the end and return its Response."""
     for event in events:
@@ -358,76 +341,6 @@ def drain(events: Iterator[Event], on_chunk: Callable[[Chunk], None] | None = No
         if isinstance(event, Chunk) and on_chunk is not None:
             on_chunk(event)
     raise RuntimeError("an answer ended without a Response")  # a bug, not a user error
-
-
-class Received:
-    """What one answer's stream has delivered so far, with its timing.
-
-    Chunks are grouped in rounds (a tool exchange has several): a :class:`ToolStep` closes a
-    round, whose tokens are added to the answer's and whose text is replaced by the next
-    round's. :meth:`response` assembles the answer, cut (``cut``) or interrupted as it is.
-    """
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        self.started_at = time.perf_counter()
-        self.first_token_s: float | None = None
-        self.round: list[Chunk] = []
-        self.steps: list[ToolStep] = []
-        self.spent = Usage()
-        self.interrupted = False
-        self.cut: MemoriesError | None = None
-        self.started = False
-
-    def add(self, event: Chunk | ToolStep) -> None:
-        """Take one event from the source."""
-        self.started = True
-        if isinstance(event, ToolStep):
-            if self.round:
-                self._close_round()
-            self.steps.append(event)
-            return
-        if self.first_token_s is None and event.text:
-            self.first_token_s = time.perf_counter() - self.started_at
-        self.round.append(event)
-
-    def _close_round(self) -> None:
-        usage = Response.from_chunks(self.round, self.request, latency_s=None,
-                                     first_token_s=None).usage
-        self.spent = _add(self.spent, usage)
-        self.round = []
-
-    def response(self) -> Response:
-        """The answer so far (complete only if the provider said it ended)."""
-        response = Response.from_chunks(self.round, self.request, first_token_s=self.first_token_s,
-                                        latency_s=time.perf_counter() - self.started_at)
-        if self.steps:
-            response.usage = _add(self.spent, response.usage)
-            response.tool_steps = tuple(self.steps)
-        response.interrupted = self.interrupted
-        if self.cut is not None:
-            response.finish_reason = None
-            response.error = (f"the stream was cut after {len(response.text):,} characters: "
-                              f"{_cut_reason(self.cut)}")
-        elif response.finish_reason is None and not self.interrupted:
-            response.error = (f"the stream was cut after {len(response.text):,} characters: "
-                              "it ended without saying the answer was finished")
-        return response
-
-
-def _cut_reason(error: MemoriesError) -> str:
-    """Why a stream that had started stopped: a dropped connection reads as one, never as
-    "could not connect"."""
-    if isinstance(error, ProviderError) and error.kind in ("connect", "dropped"):
-        return f"{error.provider}: the connection dropped ({error.detail})"
-    return str(error)
-
-
-def _add(a: Usage, b: Usage) -> Usage:
-    """Token counts summed; unknown stays unknown only if both are."""
-    def plus(x: int | None, y: int | None) -> int | None:
-        return None if x is None and y is None else (x or 0) + (y or 0)
-    return Usage(plus(a.input_tokens, b.input_tokens), plus(a.output_tokens, b.output_tokens))
 
 
 def _close(events: Any) -> None:
