@@ -16,9 +16,6 @@ from typing import Any
 
 from .aggregate import Aggregate, Candidate, aggregate
 from .config import ModelSpec
-from .diff import diff_ops
-from .display.render import footer
-from .display.safe import displayable
 from .engine import Engine
 from .errors import MemoriesError
 from .providers.base import redact
@@ -43,11 +40,6 @@ class ModelOutcome:
         """The model's alias, else its id."""
         return self.spec.label
 
-    @property
-    def footer(self) -> str:
-        """The result's footer line, or the error."""
-        return footer(self.result) if self.result is not None else f"error: {self.error}"
-
 
 @dataclass
 class CompareResult:
@@ -63,7 +55,9 @@ class CompareResult:
     aggregate: Aggregate | None = None
     diff_mode: str = "word"
     diff_pair: tuple[int, int] | None = field(default=None)
-    _diffs: dict[tuple[int, int, str], list[tuple[str, str]]] = field(
+    #: Diff operations by ``(a, b, mode)``, filled by the display as it computes them
+    #: (:func:`memories_magics.display.compare_view.shown_diff`) so each is computed once.
+    diffs: dict[tuple[int, int, str], list[tuple[str, str]]] = field(
         default_factory=dict, repr=False, compare=False)
 
     @property
@@ -90,19 +84,6 @@ class CompareResult:
     def text(self) -> str:
         """The aggregate's chosen answer ("" when every model failed)."""
         return self.aggregate.text if self.aggregate else ""
-
-    def diff_ops(self, a: int | None = None, b: int | None = None,
-                 mode: str | None = None) -> list[tuple[str, str]]:
-        """Differences between outcomes ``a`` and ``b`` (default: the shown pair) over the
-        texts as displayed (cut like any long answer), each pair and mode computed once."""
-        pair = self.diff_pair or (0, 0)
-        key = (pair[0] if a is None else a, pair[1] if b is None else b, mode or self.diff_mode)
-        if key not in self._diffs:
-            first, second = (self.outcomes[i].result for i in key[:2])
-            self._diffs[key] = list(diff_ops(displayable(first.text)[0] if first else "",
-                                             displayable(second.text)[0] if second else "",
-                                             key[2]))
-        return self._diffs[key]
 
     def __str__(self) -> str:
         return self.text

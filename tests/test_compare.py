@@ -201,7 +201,7 @@ def test_long_comparisons_are_bounded_fast_and_diffed_once(monkeypatch) -> None:
     import random
     import time
 
-    import memories_magics.compare as compare_module
+    import memories_magics.display.compare_view as compare_module
     from memories_magics.display.safe import MAX_DISPLAY_CHARS
 
     rng = random.Random(1)

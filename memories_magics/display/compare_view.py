@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..diff import diff_ops
 from ..vocabulary import COMPARE_MIME
 from .render import result_json
 from .safe import displayable, escape_html
 
-__all__ = ["COMPARE_MIME", "columns_html", "compare_bundle", "compare_json", "diff_html"]
+__all__ = ["COMPARE_MIME", "columns_html", "compare_bundle", "compare_json", "diff_html",
+           "shown_diff"]
 
 _COLUMN = ("flex:1 1 0;min-width:14em;border:1px solid rgba(128,128,128,.35);"
            "border-radius:4px;padding:.5em")
@@ -72,6 +74,21 @@ def diff_text(ops: list[tuple[str, str]], mode: str = "word") -> str:
                    for op, text in _spaced(ops, mode))
 
 
+def shown_diff(result: Any, a: int | None = None, b: int | None = None,
+               mode: str | None = None) -> list[tuple[str, str]]:
+    """Differences between outcomes ``a`` and ``b`` of a ``CompareResult`` (default: its shown
+    pair and mode) over the texts as displayed (cut like any long answer); each pair and mode
+    is computed once and kept in ``result.diffs``."""
+    pair = result.diff_pair or (0, 0)
+    key = (pair[0] if a is None else a, pair[1] if b is None else b, mode or result.diff_mode)
+    if key not in result.diffs:
+        first, second = (result.outcomes[i].result for i in key[:2])
+        result.diffs[key] = list(diff_ops(displayable(first.text)[0] if first else "",
+                                          displayable(second.text)[0] if second else "",
+                                          key[2]))
+    return result.diffs[key]
+
+
 def _column(outcome: Any) -> dict[str, Any]:
     if outcome.result is not None:
         return {**result_json(outcome.result), "error": None}
@@ -98,13 +115,13 @@ def compare_json(result: Any, ops: list[tuple[str, str]] | None = None) -> dict[
             "text": displayable(aggregate.text)[0]},
         "diff": None if pair is None else {
             "mode": result.diff_mode, "a": pair[0], "b": pair[1],
-            "ops": [list(op) for op in (result.diff_ops() if ops is None else ops)]},
+            "ops": [list(op) for op in (shown_diff(result) if ops is None else ops)]},
     }
 
 
 def compare_bundle(result: Any) -> dict[str, Any]:
     """text/plain, static text/html and the extension's JSON for a ``CompareResult``."""
-    ops = result.diff_ops() if result.diff_pair is not None else []
+    ops = shown_diff(result) if result.diff_pair is not None else []
     payload = compare_json(result, ops)
     columns = [(column["model"], column["text"], _footer(column))
                for column in payload["results"]]
