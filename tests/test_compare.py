@@ -86,8 +86,8 @@ def test_static_views_escape_model_text(servers) -> None:
 def test_consensus_picks_the_answer_closest_to_the_others() -> None:
     found = consensus([Candidate("a", "The sky is blue today"),
                        Candidate("b", "the sky is blue"),
-                       Candidate("c", "Bananas are yellow")])
-    assert found.winner in (0, 1) and found.score > 0.4
+                       Candidate("c", "the sky is blue at noon")])
+    assert found.winner == 1 and found.score == pytest.approx((8 / 9 + 8 / 10) / 2)
     assert "mean word similarity" in found.explanation
 
 
@@ -96,7 +96,16 @@ def test_voting_counts_normalised_answers_and_explains_ties() -> None:
     assert found.winner == 0 and found.score == pytest.approx(2 / 3)
     assert found.explanation == "2 of 3 answers agree"
     tie = voting([Candidate("a", "Yes"), Candidate("b", "No")])
-    assert tie.winner == 0 and "tie at 1 vote(s) each between a, b" in tie.explanation
+    assert tie.winner is None and tie.text == ""
+    assert tie.explanation == "tie between a, b, so no winner (1 of 2 answers agree)"
+
+
+def test_a_tie_has_no_winner() -> None:
+    two = consensus([Candidate("a", "The sky is blue"), Candidate("b", "the sky is grey")])
+    assert two.winner is None and two.score == pytest.approx(0.75)
+    assert two.explanation.startswith("tie between a, b, so no winner")
+    same = best_confidence([Candidate("a", "x", (-0.5,)), Candidate("b", "y", (-0.5,))])
+    assert same.winner is None and "tie between a, b" in same.explanation
 
 
 def test_best_confidence_uses_logprobs_else_says_it_fell_back() -> None:
@@ -254,6 +263,6 @@ def test_nbconvert_html_shows_columns_aggregate_and_diff(tmp_path) -> None:
     parser.feed(html)
     text = "".join(parser.text)
     assert "The sky is blue <today>." in text and "The sky is grey <today>." in text
-    assert "voting: left" in text
+    assert "voting: no winner (score 0.50): tie between left, right" in text
     assert "Diff (word): left → right" in text
     assert "The sky is blue grey <today>." in text, "the diff, its removed and added words apart"

@@ -4,7 +4,8 @@ run that takes too long: ``python -m bench.workers.big_compare_worker``.
 Two in-process models (``benchbig:a`` and ``benchbig:b``) stream two different answers of
 about BYTES each (default ``ANSWER_BYTES``, 100 KB) in 4-character pieces, about a real
 model's tokens; ``b`` is ``a`` with about one word in eight changed, dropped or added, so the word diff has
-real work to do. Each stdin line ``fresh`` runs ``%%compare benchbig:a benchbig:b --cache
+real work to do; words are drawn Zipf-distributed, as in prose (a few words are very common,
+which is what makes naive sequence matching quadratic). Each stdin line ``fresh`` runs ``%%compare benchbig:a benchbig:b --cache
 refresh`` (the models answer, the answers are written to the cache), ``cached`` the same
 cell with ``--cache use`` (both answers from the cache); each prints one JSON line:
 
@@ -46,17 +47,24 @@ def answers(size: int = ANSWER_BYTES, seed: int = 15) -> dict[str, str]:
     rng = random.Random(seed)
     vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz")
                           for _ in range(rng.randint(2, 9))) for _ in range(2_000)]
+    weights = [1 / rank for rank in range(1, len(vocabulary) + 1)]  # Zipf, as in prose
+
+    def word() -> str:
+        return rng.choices(vocabulary, weights)[0]
+
     words: list[str] = []
-    while sum(len(w) + 1 for w in words) < size:
-        words.append(rng.choice(vocabulary) + ("." if rng.random() < 0.08 else ""))
+    length = 0
+    while length < size:
+        words.append(word() + ("." if rng.random() < 0.08 else ""))
+        length += len(words[-1]) + 1
     changed: list[str] = []
-    for word in words:
+    for kept in words:
         roll = rng.random()
         if roll < 0.04:
             continue  # dropped
-        changed.append(rng.choice(vocabulary) if roll < 0.09 else word)
+        changed.append(word() if roll < 0.09 else kept)
         if roll > 0.96:
-            changed.append(rng.choice(vocabulary))  # added
+            changed.append(word())  # added
     return {"a": " ".join(words), "b": " ".join(changed)}
 
 

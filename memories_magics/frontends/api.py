@@ -165,7 +165,8 @@ class MultiModelInference:
     def get_aggregated_response(self) -> dict[str, Any]:
         """One answer from the last :meth:`get_responses`, by ``aggregation_method`` (see
         :mod:`memories_magics.aggregate` for exactly how each is computed):
-        ``{"method", "model", "score", "explanation", "text"}``."""
+        ``{"method", "model", "score", "explanation", "text"}`` (``model`` None and ``text``
+        empty on a tie)."""
         from ..aggregate import Candidate, aggregate
 
         if not self.responses:
@@ -176,5 +177,5 @@ class MultiModelInference:
                            for name, r in answered])
         if found is None:
             raise UsageError("no model answered; see the errors in get_responses()")
-        return {"method": found.method, "model": answered[found.winner][0],
+        return {"method": found.method, "model": None if found.winner is None else answered[found.winner][0],
                 "score": found.score, "explanation": found.explanation, "text": found.text}
