@@ -75,7 +75,7 @@ def ensure(baseline: Baseline, log: Callable[[str], None] = print) -> Path | Non
         " once: about a minute")
     pip = [str(baseline.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     for step in ([sys.executable, "-m", "venv", "--clear", str(baseline.venv)],
-                 pip + ["--upgrade", "pip"], pip + list(baseline.requirements)):
+                 [*pip, "--upgrade", "pip"], [*pip, *baseline.requirements]):
         done = subprocess.run(step, check=False, capture_output=True, text=True)
         if done.returncode != 0:
             log(f"could not set up {baseline.key}: {' '.join(step)} failed:\n"

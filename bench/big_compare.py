@@ -114,7 +114,8 @@ def main() -> list[Figure]:
         name = f"%%compare of two {SIZE} answers, {how}: work after they arrived"
         sample = runs[mode]
         if not sample:
-            note = busy if mode == timed_out else "not measured: the fresh run before it was " + busy
+            note = (busy if mode == timed_out
+                    else "not measured: the fresh run before it was " + busy)
             figures.append(Figure("bigcompare", name, None, goal=f"≤ {GOAL_S:g} s", met=False,
                                   note=note))
             continue

@@ -68,7 +68,7 @@ def summarize(samples: Sequence[float], unit: str, scale: float = 1.0) -> Stats:
 def paired_differences(ours: Sequence[float], baseline: Sequence[float]) -> list[float]:
     """``ours[i] - baseline[i]``: samples taken in the same round, so slow phases of the machine
     hit both sides alike."""
-    return [a - b for a, b in zip(ours, baseline)]
+    return [a - b for a, b in zip(ours, baseline, strict=True)]
 
 
 def timed(fn: Callable[[], Any]) -> float:

@@ -34,7 +34,7 @@ def draw(figures: list[Figure], path: Path) -> None:
     fig, axes = plt.subplots(rows, columns, figsize=(12, 2.6 * rows), squeeze=False)
     for ax in axes.flat[len(groups):]:
         ax.set_visible(False)
-    for ax, group in zip(axes.flat, groups):
+    for ax, group in zip(axes.flat, groups, strict=False):  # the grid may have spare axes
         title, unit, log = PANELS[group]
         bars, seen = [], set()
         for figure in figures:
@@ -47,8 +47,8 @@ def draw(figures: list[Figure], path: Path) -> None:
         bars.reverse()  # first bar on top
         scale = 1e-3 if unit == "s" else 1  # the compare group measures in ms
         medians = [b["stats"]["median"] * scale for b in bars]
-        low = [max(m - b["stats"]["p10"] * scale, 0) for m, b in zip(medians, bars)]
-        high = [max(b["stats"]["p90"] * scale - m, 0) for m, b in zip(medians, bars)]
+        low = [max(m - b["stats"]["p10"] * scale, 0) for m, b in zip(medians, bars, strict=True)]
+        high = [max(b["stats"]["p90"] * scale - m, 0) for m, b in zip(medians, bars, strict=True)]
         ax.barh(range(len(bars)), medians, xerr=[low, high], capsize=2,
                 color=[OURS if b["ours"] else BASELINE for b in bars], height=0.6)
         ax.set_yticks(range(len(bars)), [b["label"] for b in bars], fontsize=7.5)

@@ -36,10 +36,10 @@ def text_table(figures: list[Figure]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
 
     def line(cells: list[str] | tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     out = [line(HEADERS), line(["-" * w for w in widths])]
-    for figure, cells in zip(figures, rows):
+    for figure, cells in zip(figures, rows, strict=True):
         out.append(line(cells))
         if figure.note and figure.ours is not None:
             out.append(" " * (widths[0] + 2) + "  ↳ " + figure.note)
@@ -58,10 +58,10 @@ def markdown(figures: list[Figure], machine: dict[str, Any], baselines: dict[str
               "process or run. See [bench/README.md](README.md) for what each line measures."),
              "",
              "![benchmarks](plot.png)", "",
-             "| " + " | ".join(HEADERS + ("notes",)) + " |",
+             "| " + " | ".join((*HEADERS, "notes")) + " |",
              "|" + "---|" * (len(HEADERS) + 1)]
     for figure in figures:
-        cells = row(figure) + [figure.note if figure.ours is not None else ""]
+        cells = [*row(figure), figure.note if figure.ours is not None else ""]
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .frontends.api import LoadModel, MultiModelInference
     from .frontends.panel import panel
 
-__all__ = ["LoadModel", "MultiModelInference", "load_ipython_extension", "panel", "__version__"]
+__all__ = ["LoadModel", "MultiModelInference", "__version__", "load_ipython_extension", "panel"]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -41,7 +41,9 @@ def diff_ops(a: str, b: str, mode: str = "word") -> list[tuple[Op, str]]:
     not ``[-often-]{+usually+} [-classified-]{+called+}``)."""
     left, right = tokens(a, mode), tokens(b, mode)
     ops: list[tuple[Op, str]] = []
-    for tag, i1, i2, j1, j2 in Indel.opcodes(left, right):
+    for opcode in Indel.opcodes(left, right):
+        tag, i1, i2 = opcode.tag, opcode.src_start, opcode.src_end
+        j1, j2 = opcode.dest_start, opcode.dest_end
         if tag == "equal":
             ops.append(("equal", "".join(left[i1:i2])))
             continue

@@ -24,10 +24,13 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .types import Chunk, Message, Request, Response, ToolCall, ToolStep
+
+if TYPE_CHECKING:  # for annotations only: pydantic is imported when a tool is first described
+    import pydantic
 
 _PARAM_LINE = re.compile(r"^\s*(?::param\s+)?(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
@@ -47,7 +50,7 @@ def _docstring_parts(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return summary, params
 
 
-def arguments_model(func: Callable[..., Any]) -> type[Any]:
+def arguments_model(func: Callable[..., Any]) -> type[pydantic.BaseModel]:
     """A pydantic model of ``func``'s named parameters (``*args``/``**kwargs`` are not
     offered to the model); a hint pydantic can't use is a one-line error."""
     import pydantic

@@ -94,8 +94,9 @@ class Request:
     def prompt(self) -> str:
         """The text of the last user message (for display)."""
         for message in reversed(self.messages):
-            if message.get("role") == "user" and isinstance(message.get("content"), str):
-                return message["content"]
+            content = message.get("content")
+            if message.get("role") == "user" and isinstance(content, str):
+                return content
         return ""
 
 
@@ -192,7 +193,9 @@ class Response:
                     first_token_s: float | None) -> Response:
         """Assemble one streamed answer from its chunks (the last usage and finish reason
         seen win; text, tool calls and log-probabilities are concatenated)."""
-        usage, finish, calls, logprobs = Usage(), None, [], []
+        usage, finish = Usage(), None
+        calls: list[ToolCall] = []
+        logprobs: list[float] = []
         for chunk in chunks:
             if chunk.usage is not None:
                 usage = Usage(_count(chunk.usage.input_tokens) or usage.input_tokens,

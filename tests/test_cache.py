@@ -242,7 +242,7 @@ def test_clearing_a_read_only_cache_removes_nothing(tmp_path: Path, read_only: A
     read_only(tmp_path / "cache")
     cache = ResponseCache(tmp_path / "cache")
     try:
-        with pytest.raises(CacheError, match="could not clear the cache .*nothing was removed"):
+        with pytest.raises(CacheError, match=r"could not clear the cache .*nothing was removed"):
             cache.clear()
         assert cache.get(request) is not None
     finally:

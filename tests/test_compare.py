@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +11,9 @@ from memories_magics.compare import run_models, summarise
 from memories_magics.config import Config
 from memories_magics.display.compare_view import COMPARE_MIME, compare_bundle
 from memories_magics.engine import Attempt, Engine
-from memories_magics.types import Response
 from memories_magics.errors import ProviderError
-from tests.conftest import write_test_config
-from tests.fakes import FakeLLMServer, Reply
+from memories_magics.types import Response
+from tests.fakes import Reply
 from tests.kernel import Kernel
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -66,7 +63,8 @@ def test_magic_streams_columns_and_renders_static_view(servers) -> None:
     result = run.result
     payload = result[COMPARE_MIME]
     assert [r["model"] for r in payload["results"]] == ["gpt-4o-mini", "claude-haiku"]
-    assert payload["aggregate"]["method"] == "voting" and "tie" in payload["aggregate"]["explanation"]
+    assert payload["aggregate"]["method"] == "voting"
+    assert "tie" in payload["aggregate"]["explanation"]
     assert payload["diff"]["ops"] and "<del" in result["text/html"]
     assert "application/vnd.jupyter.widget-view+json" not in result  # no hidden comm
     assert check.stdout == "['claude-haiku', 'gpt-4o-mini'] voting\n"
@@ -155,7 +153,8 @@ def test_all_fallbacks_failing_is_one_error(servers, monkeypatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     engine = Engine(Config.load())
     chain = [engine.model(m) for m in ("gpt-4o-mini", "claude-haiku")]
-    with pytest.raises(Exception, match="every fallback failed: gpt-4o-mini: openai: HTTP 500") as e:
+    failed = "every fallback failed: gpt-4o-mini: openai: HTTP 500"
+    with pytest.raises(Exception, match=failed) as e:
         run_chain(engine, chain)
     assert "ANTHROPIC_API_KEY" in str(e.value)
 
@@ -214,7 +213,7 @@ def test_long_comparisons_are_bounded_fast_and_diffed_once(monkeypatch) -> None:
     from memories_magics.display.safe import MAX_DISPLAY_CHARS
 
     rng = random.Random(1)
-    words = [f"w{i}" for i in range(2000)] + "the a of to in is".split()
+    words = [f"w{i}" for i in range(2000)] + ["the", "a", "of", "to", "in", "is"]
     a = " ".join(rng.choice(words) for _ in range(20_000))[:100_000]
     b = " ".join(rng.choice(words) for _ in range(20_000))[:100_000]
     calls = []

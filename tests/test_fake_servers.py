@@ -34,7 +34,8 @@ WEATHER_TOOL_OPENAI = [{
 }]
 WEATHER_TOOL_ANTHROPIC = [{
     "name": "get_weather", "description": "Weather for a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                     "required": ["city"]},
 }]
 
 # The truncated-stream errors: a dropped connection mid-body.
@@ -103,9 +104,10 @@ def test_script_fifo_then_default(srv):
 
 def test_retry_after_header(srv):
     srv.script(Reply(status=429, retry_after=2), Reply(status=429, retry_after=0.25))
-    r = httpx.post(srv.url + "/v1/messages", json={"model": "m", "messages": MESSAGES, "max_tokens": 5})
+    body = {"model": "m", "messages": MESSAGES, "max_tokens": 5}
+    r = httpx.post(srv.url + "/v1/messages", json=body)
     assert r.status_code == 429 and r.headers["retry-after"] == "2"
-    r = httpx.post(srv.url + "/v1/messages", json={"model": "m", "messages": MESSAGES, "max_tokens": 5})
+    r = httpx.post(srv.url + "/v1/messages", json=body)
     assert r.headers["retry-after"] == "0.25" and r.headers["retry-after-ms"] == "250"
 
 
@@ -153,13 +155,15 @@ def test_concurrent_streams(srv):
 @pytest.fixture(params=["openai", "deepseek-root", "deepseek-v1"])
 def oai(request, srv):
     """The openai SDK, as used for OpenAI itself and for DeepSeek-style base URLs."""
-    base = {"openai": srv.url + "/v1", "deepseek-root": srv.url, "deepseek-v1": srv.url + "/v1"}[request.param]
+    bases = {"openai": srv.url + "/v1", "deepseek-root": srv.url, "deepseek-v1": srv.url + "/v1"}
+    base = bases[request.param]
     return openai.OpenAI(api_key="sk-test", base_url=base, max_retries=0)
 
 
 def test_openai_non_stream(srv, oai):
     srv.script(Reply(text="Hi there", input_tokens=11, output_tokens=3))
-    r = oai.chat.completions.create(model="gpt-test", messages=MESSAGES, max_tokens=50, temperature=0.2)
+    r = oai.chat.completions.create(model="gpt-test", messages=MESSAGES, max_tokens=50,
+                                    temperature=0.2)
     assert r.choices[0].message.content == "Hi there"
     assert r.choices[0].finish_reason == "stop"
     assert r.model == "gpt-test" and r.object == "chat.completion"
@@ -176,10 +180,12 @@ def test_openai_stream(srv, oai):
     stream = oai.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True,
                                          stream_options={"include_usage": True})
     chunks = list(stream)
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [c.choices[0].delta.content for c in chunks
+              if c.choices and c.choices[0].delta.content]
     assert "".join(pieces) == "Hello streaming world" and len(pieces) == 3
     assert chunks[0].choices[0].delta.role == "assistant"
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finishes = [c.choices[0].finish_reason for c in chunks
+                if c.choices and c.choices[0].finish_reason]
     assert finishes == ["length"]
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 3
     assert chunks[-1].usage.prompt_tokens == 7
@@ -205,8 +211,8 @@ def test_openai_stream_helper(srv, oai):
 
 
 def test_openai_error(srv, oai):
-    srv.script(Reply(status=500, error_message="boom"), Reply(status=429, error_message="slow down"),
-               Reply(status=401))
+    srv.script(Reply(status=500, error_message="boom"),
+               Reply(status=429, error_message="slow down"), Reply(status=401))
     with pytest.raises(openai.InternalServerError) as e500:
         oai.chat.completions.create(model="m", messages=MESSAGES)
     assert "boom" in str(e500.value) and e500.value.status_code == 500
@@ -228,7 +234,8 @@ def test_openai_truncated_stream(srv, oai):
     assert isinstance(err, openai.APIConnectionError)  # the SDK wraps the dropped connection
 
     srv.script(Reply(text="one two three", truncate_after=1, truncate_mode="eof"))
-    got, err = collect(oai.chat.completions.create(model="m", messages=MESSAGES, stream=True), lambda c: c)
+    got, err = collect(oai.chat.completions.create(model="m", messages=MESSAGES, stream=True),
+                       lambda c: c)
     assert err is None
     assert "".join(c.choices[0].delta.content or "" for c in got) == "one"
     assert not any(c.choices[0].finish_reason for c in got)
@@ -244,9 +251,10 @@ def test_openai_tool_calls(srv, oai):
     assert json.loads(tc.function.arguments) == {"city": "Paris"}
     assert srv.requests[-1].body["tools"][0]["function"]["name"] == "get_weather"
 
-    srv.script(Reply(tool_calls=TOOL_CALLS + [{"id": "call_2", "name": "get_time", "arguments": {}}]))
-    chunks = list(oai.chat.completions.create(model="m", messages=MESSAGES, tools=WEATHER_TOOL_OPENAI,
-                                              stream=True))
+    srv.script(Reply(tool_calls=[*TOOL_CALLS, {"id": "call_2", "name": "get_time",
+                                                "arguments": {}}]))
+    chunks = list(oai.chat.completions.create(model="m", messages=MESSAGES,
+                                              tools=WEATHER_TOOL_OPENAI, stream=True))
     calls: dict = {}
     for c in chunks:
         for d in c.choices[0].delta.tool_calls or []:
@@ -275,8 +283,10 @@ def test_openai_logprobs(srv, oai):
     assert [t.logprob for t in content] == [0.0, -0.1, -0.2]
     assert len(content[1].top_logprobs) == 2 and content[1].top_logprobs[0].token == " b"
 
-    chunks = list(oai.chat.completions.create(model="m", messages=MESSAGES, logprobs=True, stream=True))
-    streamed = [t for c in chunks if c.choices[0].logprobs for t in c.choices[0].logprobs.content or []]
+    chunks = list(oai.chat.completions.create(model="m", messages=MESSAGES, logprobs=True,
+                                              stream=True))
+    streamed = [t for c in chunks if c.choices[0].logprobs
+                for t in c.choices[0].logprobs.content or []]
     assert [t.token for t in streamed] == ["a", " b", " c"]
 
     r = oai.chat.completions.create(model="m", messages=MESSAGES)  # not asked for: none
@@ -317,7 +327,8 @@ def test_anthropic_non_stream(srv, claude):
     assert "anthropic-version" in req.headers
 
     srv.script(Reply(finish_reason="length"))
-    assert claude.messages.create(model="m", max_tokens=5, messages=MESSAGES).stop_reason == "max_tokens"
+    message = claude.messages.create(model="m", max_tokens=5, messages=MESSAGES)
+    assert message.stop_reason == "max_tokens"
 
 
 def test_anthropic_stream_raw_events(srv, claude):
@@ -325,7 +336,8 @@ def test_anthropic_stream_raw_events(srv, claude):
     events = list(claude.messages.create(model="m", max_tokens=64, messages=MESSAGES, stream=True))
     types = [e.type for e in events]
     assert types[:2] == ["message_start", "content_block_start"]
-    assert types[-3:] == ["content_block_stop", "message_delta", "message_stop"]  # ping is skipped by the SDK
+    # ping is skipped by the SDK
+    assert types[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     texts = [e.delta.text for e in events if e.type == "content_block_delta"]
     assert "".join(texts) == "Hello streaming world" and len(texts) == 3
     start = events[0].message
@@ -351,9 +363,9 @@ def test_anthropic_error(srv, claude):
         claude.messages.create(model="m", max_tokens=5, messages=MESSAGES)
     assert "overloaded!" in str(e529.value) and e529.value.status_code == 529
     assert e529.value.body["error"]["type"] == "overloaded_error"
-    with pytest.raises(anthropic.RateLimitError, match="fake error"):
-        with claude.messages.stream(model="m", max_tokens=5, messages=MESSAGES) as s:
-            s.get_final_message()
+    with (pytest.raises(anthropic.RateLimitError, match="fake error"),
+          claude.messages.stream(model="m", max_tokens=5, messages=MESSAGES) as s):
+        s.get_final_message()
     with pytest.raises(anthropic.BadRequestError) as e400:
         claude.messages.create(model="m", max_tokens=5, messages=MESSAGES, stream=True)
     assert e400.value.body["type"] == "error"
@@ -361,8 +373,8 @@ def test_anthropic_error(srv, claude):
 
 def test_anthropic_truncated_stream(srv, claude):
     srv.script(Reply(text="one two three four", truncate_after=2))
-    got, err = collect(claude.messages.create(model="m", max_tokens=64, messages=MESSAGES, stream=True),
-                       lambda e: e)
+    got, err = collect(claude.messages.create(model="m", max_tokens=64, messages=MESSAGES,
+                                              stream=True), lambda e: e)
     assert "".join(e.delta.text for e in got if e.type == "content_block_delta") == "one two"
     assert not any(e.type in ("message_delta", "message_stop") for e in got)
     assert isinstance(err, TRANSPORT_ERRORS)  # raw httpx2.RemoteProtocolError, not wrapped
@@ -377,7 +389,8 @@ def test_anthropic_truncated_stream(srv, claude):
 
 def test_anthropic_tool_calls(srv, claude):
     srv.script(Reply(text="Let me check.", tool_calls=TOOL_CALLS))
-    m = claude.messages.create(model="m", max_tokens=64, messages=MESSAGES, tools=WEATHER_TOOL_ANTHROPIC)
+    m = claude.messages.create(model="m", max_tokens=64, messages=MESSAGES,
+                               tools=WEATHER_TOOL_ANTHROPIC)
     assert m.stop_reason == "tool_use"
     assert [b.type for b in m.content] == ["text", "tool_use"]
     tool = m.content[1]
@@ -427,7 +440,8 @@ def test_cohere_stream(srv, co):
     assert "".join(pieces) == "Hello streaming world" and len(pieces) == 3
     end = events[-1]
     assert end.delta.finish_reason == "COMPLETE"
-    assert end.delta.usage.tokens.output_tokens == 3 and end.delta.usage.billed_units.input_tokens == 7
+    assert end.delta.usage.tokens.output_tokens == 3
+    assert end.delta.usage.billed_units.input_tokens == 7
     assert srv.requests[-1].body["stream"] is True
 
 
@@ -446,7 +460,8 @@ def test_cohere_error(srv, co):
 def test_cohere_truncated_stream(srv, co):
     srv.script(Reply(text="one two three four", truncate_after=2))
     got, err = collect(co.chat_stream(model="m", messages=MESSAGES), lambda e: e)
-    assert "".join(e.delta.message.content.text for e in got if e.type == "content-delta") == "one two"
+    text = "".join(e.delta.message.content.text for e in got if e.type == "content-delta")
+    assert text == "one two"
     assert not any(e.type == "message-end" for e in got)
     assert isinstance(err, httpx.TransportError)  # httpx.RemoteProtocolError, not wrapped
 
@@ -454,7 +469,8 @@ def test_cohere_truncated_stream(srv, co):
 def test_cohere_tool_calls(srv, co):
     srv.script(Reply(text="I will look up the weather.", tool_calls=TOOL_CALLS))
     r = co.chat(model="m", messages=MESSAGES, tools=[{"type": "function", "function": {
-        "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])
     assert r.finish_reason == "TOOL_CALL"
     assert r.message.tool_plan == "I will look up the weather."
     tc = r.message.tool_calls[0]
@@ -498,7 +514,8 @@ def test_mistral_non_stream(srv, mistral):
     assert r.choices[0].finish_reason == "stop"
     assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (5, 1, 6)
     req = srv.requests[-1]
-    assert req.path == "/v1/chat/completions" and req.headers["authorization"] == "Bearer mistral-test"
+    assert req.path == "/v1/chat/completions"
+    assert req.headers["authorization"] == "Bearer mistral-test"
     assert req.body["model"] == "mistral-test" and req.body["max_tokens"] == 30
     assert req.body["messages"] == MESSAGES and req.body["stream"] is False
 
@@ -510,12 +527,14 @@ def test_mistral_stream(srv, mistral):
     assert "".join(pieces) == "Hello streaming world" and len(pieces) == 3
     last = events[-1].data
     assert last.choices[0].finish_reason == "length"
-    assert last.usage.prompt_tokens == 7 and last.usage.completion_tokens == 3  # usage rides on the last chunk
+    # usage rides on the last chunk
+    assert last.usage.prompt_tokens == 7 and last.usage.completion_tokens == 3
     assert all(e.data.usage is None for e in events[:-1])
 
 
 def test_mistral_error(srv, mistral):
-    srv.script(Reply(status=500, error_message="kaboom"), Reply(status=429), Reply(status=422, error_message="bad field"))
+    srv.script(Reply(status=500, error_message="kaboom"), Reply(status=429),
+               Reply(status=422, error_message="bad field"))
     with pytest.raises(mistral_errors.SDKError) as e500:
         mistral.chat.complete(model="m", messages=MESSAGES)
     assert e500.value.status_code == 500 and "kaboom" in str(e500.value)

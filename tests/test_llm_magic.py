@@ -79,7 +79,8 @@ def test_replay_miss_is_a_one_line_error(kernel_env, fake) -> None:
     assert fake.requests == []
     for attempt in (run, again):
         assert attempt.error["ename"] == "CacheMissError"
-        assert len(attempt.error["traceback"]) == 1 and "--cache use" in attempt.error["traceback"][0]
+        assert len(attempt.error["traceback"]) == 1
+        assert "--cache use" in attempt.error["traceback"][0]
     assert "Cache mode: replay" in mode.stdout
 
 
@@ -127,9 +128,9 @@ def test_bad_input_is_one_line_that_says_what_to_do(kernel_env, fake) -> None:
             assert hint in error["traceback"][0], (cell, error["traceback"])
         missing = kernel.run("%%llm gpt-4o-mini\nhi").error["traceback"]
         help_text = kernel.run("%%llm?").reply["payload"]
-    assert missing == ["MissingKeyError: openai: no API key; set OPENAI_API_KEY (e.g. %env "
-                       "OPENAI_API_KEY=...) or use the keyless local model with %llm use "
-                       "local:smollm2"]
+    assert missing == [("MissingKeyError: openai: no API key; set OPENAI_API_KEY (e.g. %env "
+                        "OPENAI_API_KEY=...) or use the keyless local model with %llm use "
+                        "local:smollm2")]
     assert fake.requests == []
     assert "--max-tokens" in json.dumps(help_text) and "--seed" in json.dumps(help_text)
 
@@ -156,8 +157,8 @@ def test_planted_key_never_reaches_notebook_or_cache(kernel_env, fake, tmp_path)
                 Reply(text="ok", truncate_after=1))
     cells = ["%load_ext memories_magics", "%%llm gpt-4o-mini\nhi", "%%llm claude-haiku\nhi",
              "%%llm command-r\nhi", "%llm models", "%llm config", "%llm usage",
-             "import os; print(repr(__import__('memories_magics').LoadModel('openai', 'api', "
-             "'gpt-4o-mini', api_key=os.environ['OPENAI_API_KEY'])))"]
+             ("import os; print(repr(__import__('memories_magics').LoadModel('openai', 'api', "
+              "'gpt-4o-mini', api_key=os.environ['OPENAI_API_KEY'])))")]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(notebook, kernel_name="python3", allow_errors=True, timeout=120).execute(
         env={**__import__("os").environ, **kernel_env})

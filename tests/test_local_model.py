@@ -95,7 +95,7 @@ def test_any_gguf_path_runs(local_engine: Engine) -> None:
 
 
 def test_missing_gguf_is_one_line(local_engine: Engine) -> None:
-    with pytest.raises(UnknownModelError, match="not found; give the path of a .gguf file"):
+    with pytest.raises(UnknownModelError, match=r"not found; give the path of a \.gguf file"):
         LoadModel("local", "local", "/nowhere/model.gguf", engine=local_engine).get_response("x")
 
 

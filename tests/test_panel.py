@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from memories_magics.frontends.panel import FALLBACK_TEXT
 from memories_magics.display.render import RESULT_MIME
+from memories_magics.frontends.panel import FALLBACK_TEXT
 from tests.conftest import provider_environment, write_test_config
 from tests.fakes import FakeLLMServer, Reply
 from tests.kernel import CellRun, Kernel

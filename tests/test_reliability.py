@@ -32,8 +32,8 @@ FAULTS = [
     ("no answer within timeout_s", "one line: timed out after N s, how to raise it"),
     ("connection dropped mid-stream", "text so far kept, marked truncated, not cached"),
     ("stream ends without a finish reason", "marked truncated, not cached"),
-    ("Ctrl-C during %%llm / %%compare / a tool loop", "partial text kept, marked interrupted, "
-     "nothing cached, kernel usable"),
+    ("Ctrl-C during %%llm / %%compare / a tool loop",
+     "partial text kept, marked interrupted, nothing cached, kernel usable"),
     ("two kernels writing one cache", "no entry lost or corrupted"),
     ("corrupt cache file", "one line naming %llm cache clear, which repairs it"),
     ("<script>, onerror=, javascript: links, remote images in answers", "shown as inert text"),
@@ -143,7 +143,8 @@ def test_corrupt_cache_gives_one_line_and_clear_repairs_it(tmp_path, fake) -> No
         broken = kernel.run("%%llm gpt-4o-mini\nhi").error["traceback"]
         cleared = kernel.run("%llm cache clear")
         fixed = kernel.run("%%llm gpt-4o-mini\nhi")
-    assert len(broken) == 1 and broken[0].startswith("CorruptCacheError: the cache at ") and "unusable" in broken[0]
+    assert len(broken) == 1 and broken[0].startswith("CorruptCacheError: the cache at ")
+    assert "unusable" in broken[0]
     assert "%llm cache clear" in broken[0]
     assert cleared.error is None and fixed.error is None
     assert fixed.result[RESULT_MIME]["text"] == Reply().text
@@ -211,8 +212,8 @@ def test_invalid_config_names_file_line_and_problem(tmp_path, fake) -> None:
     with Kernel({"MEMORIES_MAGICS_CONFIG": str(broken)}) as kernel:
         kernel.run("%load_ext memories_magics")
         error = kernel.run("%%llm\nhi").error["traceback"]
-    assert error == [f"ConfigError: {broken}, line 2 column 30: Expecting property name "
-                     "enclosed in double quotes; fix the JSON or unset MEMORIES_MAGICS_CONFIG"]
+    assert error == [(f"ConfigError: {broken}, line 2 column 30: Expecting property name "
+                      "enclosed in double quotes; fix the JSON or unset MEMORIES_MAGICS_CONFIG")]
 
 
 def test_fault_table_matches_the_readme() -> None:

@@ -77,7 +77,7 @@ def test_tools_on_an_openai_compatible_server_send_tool_choice(provider_env: dic
     """llama.cpp's server ignores tools without tool_choice; ours always sends it."""
     fake.script(Reply(tool_calls=[CALL]), Reply(text="The sum is 5."))
     with Kernel({**provider_env, "OPENAI_BASE_URL": fake.url + "/v1"}) as kernel:
-        kernel.run("%load_ext memories_magics\n" "def add(a: int, b: int) -> int:\n"
+        kernel.run("%load_ext memories_magics\ndef add(a: int, b: int) -> int:\n"
                    "    '''Add two numbers.'''\n    return a + b")
         run = kernel.run("%%llm openai:qwen2.5-7b-instruct-gguf --tools add\n2+3?")
     assert run.error is None, run.error
@@ -90,7 +90,7 @@ def test_tools_with_fallback_when_the_first_model_fails(servers) -> None:
     servers["openai"].script(Reply(status=500, error_message="down"))
     servers["anthropic"].script(Reply(tool_calls=[CALL]), Reply(text="It is 5."))
     with Kernel(servers["env"]) as kernel:
-        kernel.run("%load_ext memories_magics\n" "def add(a: int, b: int) -> int:\n"
+        kernel.run("%load_ext memories_magics\ndef add(a: int, b: int) -> int:\n"
                    "    '''Add two numbers.'''\n    return a + b")
         run = kernel.run("%%llm gpt-4o-mini --tools add --fallback claude-haiku -o r\n2+3?")
         steps = kernel.run("print([s.result for s in r.tool_steps], r.label)").stdout

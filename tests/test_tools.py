@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Literal
 
 import pytest
 
@@ -53,7 +53,7 @@ def tool_result_in(body: dict, provider: str) -> str:
 
 
 def test_schema_from_signature_hints_and_docstring() -> None:
-    def search(query: str, limit: int = 5, tags: Optional[list[str]] = None) -> list:
+    def search(query: str, limit: int = 5, tags: list[str] | None = None) -> list:
         """Search the notes.
 
         :param query: words to look for
@@ -158,8 +158,8 @@ def test_bad_tools_option_is_one_line(provider_env, fake) -> None:
         missing = kernel.run("%%llm gpt-4o-mini --tools nope\nhi").error["traceback"]
         not_callable = kernel.run("%%llm gpt-4o-mini --tools x\nhi").error["traceback"]
         local = kernel.run("%%llm smollm2 --tools f\nhi").error["traceback"]
-    assert missing == ["UsageError: --tools: no function named 'nope' in the notebook; define "
-                       "it in a cell above (def ...)"]
+    assert missing == [("UsageError: --tools: no function named 'nope' in the notebook; define "
+                        "it in a cell above (def ...)")]
     assert not_callable == ["UsageError: --tools: 'x' is a int, not a function"]
     assert "smollm2 can't call tools" in local[0]
     assert fake.requests == []

@@ -3,11 +3,12 @@ run that takes too long: ``python -m bench.workers.big_compare_worker``.
 
 Two in-process models (``benchbig:a`` and ``benchbig:b``) stream two different answers of
 about BYTES each (default ``ANSWER_BYTES``, 100 KB) in 4-character pieces, about a real
-model's tokens; ``b`` is ``a`` with about one word in eight changed, dropped or added, so the word diff has
-real work to do; words are drawn Zipf-distributed, as in prose (a few words are very common,
-which is what makes naive sequence matching quadratic). Each stdin line ``fresh`` runs ``%%compare benchbig:a benchbig:b --cache
-refresh`` (the models answer, the answers are written to the cache), ``cached`` the same
-cell with ``--cache use`` (both answers from the cache); each prints one JSON line:
+model's tokens; ``b`` is ``a`` with about one word in eight changed, dropped or added, so the
+word diff has real work to do; words are drawn Zipf-distributed, as in prose (a few words are
+very common, which is what makes naive sequence matching quadratic). Each stdin line ``fresh``
+runs ``%%compare benchbig:a benchbig:b --cache refresh`` (the models answer, the answers are
+written to the cache), ``cached`` the same cell with ``--cache use`` (both answers from the
+cache); each prints one JSON line:
 
 - ``total_s``: the whole cell, from run_cell to the cell's output formatted by the display
   hook (as a kernel formats it);

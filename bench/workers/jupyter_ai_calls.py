@@ -9,6 +9,8 @@ at the fake server. Prints JSON: seconds per call for "ai" and "raw".
 import json
 import sys
 
+import openai  # each venv's own openai SDK
+
 from bench.measure import interleave
 from bench.shell import quiet_shell, run
 
@@ -21,8 +23,6 @@ if key == "jupyter-ai-2":
 else:
     shell.run_line_magic("load_ext", "jupyter_ai_magic_commands")
     ai_cell = f"%%ai openai/gpt-4o-mini --api-base {url}/v1\n{prompt}"
-
-import openai  # each venv's own openai SDK
 
 shell.user_ns["_oa"] = openai.OpenAI()
 raw_cell = (f"_oa.chat.completions.create(model='gpt-4o-mini', messages=[{{'role': 'user', "

@@ -152,6 +152,7 @@ class ColumnsView(LiveDisplay):
         from .compare_view import columns_html
 
         columns = [(displayable(label)[0], displayable("".join(pieces))[0], displayable(state)[0])
-                   for label, pieces, state in zip(self.labels, self._pieces, self._states)]
+                   for label, pieces, state
+                   in zip(self.labels, self._pieces, self._states, strict=True)]
         plain = "\n\n".join(f"== {label} ({state})\n{text}" for label, text, state in columns)
         return {"text/plain": plain, "text/html": columns_html(columns)}

@@ -49,8 +49,8 @@ CELLS = [
     "%%llm smollm2 --seed 1 --max-tokens 30\nName three colours.",
     "%%llm openai:gpt-4o-mini\nSay something nasty.",
     "%%llm openai:gpt-4o-mini -f code\nPrint six times seven in Python.",
-    "%%compare smollm2 openai:gpt-4o-mini anthropic:claude-3-5-haiku-latest --seed 1 "
-    "--max-tokens 30\nName three colours.",
+    ("%%compare smollm2 openai:gpt-4o-mini anthropic:claude-3-5-haiku-latest --seed 1 "
+     "--max-tokens 30\nName three colours."),
     "%llm panel smollm2",
 ]
 #: The cells' outputs our renderers draw, by cell index.

@@ -6,7 +6,7 @@ Streams named SSE events: message_start, content_block_start, ping, content_bloc
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .reply import Exchange, Frame, finish_reason, new_id, split_arguments, sse
 
@@ -78,11 +78,12 @@ def stream(x: Exchange) -> Iterator[Frame]:
         yield sse({"type": "content_block_stop", "index": index}, "content_block_stop")
         index += 1
     for tc in r.tools():
-        yield sse({"type": "content_block_start", "index": index,
-                   "content_block": {"type": "tool_use", "id": tc.id, "name": tc.name, "input": {}}},
+        block = {"type": "tool_use", "id": tc.id, "name": tc.name, "input": {}}
+        yield sse({"type": "content_block_start", "index": index, "content_block": block},
                   "content_block_start")
         yield sse({"type": "content_block_delta", "index": index,
-                   "delta": {"type": "input_json_delta", "partial_json": ""}}, "content_block_delta")
+                   "delta": {"type": "input_json_delta", "partial_json": ""}},
+                  "content_block_delta")
         for piece in split_arguments(tc.arguments_json):
             yield sse({"type": "content_block_delta", "index": index,
                        "delta": {"type": "input_json_delta", "partial_json": piece}},

@@ -8,7 +8,7 @@ tool-call-start, tool-call-delta, tool-call-end (tools), then message-end with
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .reply import Exchange, Frame, finish_reason, new_id, split_arguments, sse
 
@@ -38,7 +38,8 @@ def _logprob(piece: str, i: int) -> dict:
 
 
 def _tool_call(tc) -> dict:
-    return {"id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments_json}}
+    return {"id": tc.id, "type": "function",
+            "function": {"name": tc.name, "arguments": tc.arguments_json}}
 
 
 def completion(x: Exchange) -> dict:
@@ -73,7 +74,8 @@ def stream(x: Exchange) -> Iterator[Frame]:
                                     "tool_calls": [], "citations": []}}})
     if tools:
         for piece in pieces:  # the text of a tool-calling answer is its tool plan
-            yield ev({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": piece}}}, content=True)
+            yield ev({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": piece}}},
+                     content=True)
         for index, tc in enumerate(tools):
             yield ev({"type": "tool-call-start", "index": index,
                       "delta": {"message": {"tool_calls": {

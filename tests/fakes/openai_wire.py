@@ -13,7 +13,7 @@ its user agent, "mistral-client-python/..."), with Mistral's differences:
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from .reply import Exchange, Frame, finish_reason, new_id, split_arguments, sse
 
@@ -42,10 +42,13 @@ def error_body(x: Exchange) -> dict:
     status, message = x.reply.status, x.reply.error_message
     if is_mistral(x):
         if status == 422:
-            return {"detail": [{"type": "value_error", "loc": ["body"], "msg": message, "input": None}]}
+            return {"detail": [{"type": "value_error", "loc": ["body"], "msg": message,
+                                "input": None}]}
         kind = "invalid_request_error" if status < 500 else "internal_server_error"
-        return {"object": "error", "message": message, "type": kind, "param": None, "code": str(status)}
-    kind, code = _ERROR_TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+        return {"object": "error", "message": message, "type": kind, "param": None,
+                "code": str(status)}
+    default = ("server_error" if status >= 500 else "invalid_request_error", None)
+    kind, code = _ERROR_TYPES.get(status, default)
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 

@@ -70,7 +70,7 @@ class Reply:
         return "".join(self.text_pieces())
 
     # ------------------------------------------------------------ tool calls
-    def tools(self) -> list["ToolCall"]:
+    def tools(self) -> list[ToolCall]:
         calls = []
         for i, tc in enumerate(self.tool_calls or []):
             args = tc.get("arguments", {})
@@ -164,7 +164,7 @@ def sse(data: Any, event: str | None = None, content: bool = False) -> Frame:
     """A Server-Sent Event: optional `event:` line, one `data:` line, blank line."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
-    return Frame(f"{head}data: {payload}\n\n".encode("utf-8"), content)
+    return Frame(f"{head}data: {payload}\n\n".encode(), content)
 
 
 @dataclass

@@ -14,6 +14,7 @@ The per-provider rendering lives in one module per wire format.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import socket
 import threading
@@ -70,9 +71,10 @@ class FakeLLMServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeLLMServer":
+    def start(self) -> FakeLLMServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
+            self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                            kwargs={"poll_interval": 0.01},
                                             name="FakeLLMServer", daemon=True)
             self._thread.start()
         return self
@@ -85,14 +87,14 @@ class FakeLLMServer:
         self._httpd.close_all_connections()
         self._httpd.server_close()
 
-    def __enter__(self) -> "FakeLLMServer":
+    def __enter__(self) -> FakeLLMServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     # ------------------------------------------------------------ scripting
-    def script(self, *replies: Reply) -> "FakeLLMServer":
+    def script(self, *replies: Reply) -> FakeLLMServer:
         with self._lock:
             self._queue.extend(replies)
         return self
@@ -131,10 +133,8 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             conns = list(self._connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request, client_address) -> None:  # quiet: clients hang up mid-stream
         pass
@@ -151,10 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.track(self.connection, False)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet
         pass
@@ -194,7 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
         wire = route(path)
         if wire is None:
             self._send_json(404, {"error": {"message": f"no fake route for {self.command} {path}",
-                                            "type": "invalid_request_error", "code": "not_found"}}, {})
+                                            "type": "invalid_request_error",
+                                            "code": "not_found"}}, {})
             return
 
         reply = fake._next_reply()
@@ -206,7 +205,8 @@ class _Handler(BaseHTTPRequestHandler):
         extra = dict(wire.response_headers(x))
         if reply.retry_after is not None:
             seconds = reply.retry_after
-            extra["Retry-After"] = str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+            whole = float(seconds).is_integer()
+            extra["Retry-After"] = str(int(seconds)) if whole else str(seconds)
             extra["retry-after-ms"] = str(int(seconds * 1000))
 
         if reply.status != 200:
@@ -264,10 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _truncation_point(frames: list[Frame], truncate_after: int | None) -> int:
