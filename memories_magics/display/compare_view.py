@@ -5,12 +5,15 @@ computed once, over the texts shown."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..diff import diff_ops
 from ..vocabulary import COMPARE_MIME
 from .render import result_json
 from .safe import displayable, escape_html
+
+if TYPE_CHECKING:
+    from ..compare import CompareResult
 
 __all__ = ["COMPARE_MIME", "columns_html", "compare_bundle", "compare_json", "diff_html",
            "shown_diff"]
@@ -74,7 +77,7 @@ def diff_text(ops: list[tuple[str, str]], mode: str = "word") -> str:
                    for op, text in _spaced(ops, mode))
 
 
-def shown_diff(result: Any, a: int | None = None, b: int | None = None,
+def shown_diff(result: CompareResult, a: int | None = None, b: int | None = None,
                mode: str | None = None) -> list[tuple[str, str]]:
     """Differences between outcomes ``a`` and ``b`` of a ``CompareResult`` (default: its shown
     pair and mode) over the texts as displayed (cut like any long answer); each pair and mode
