@@ -62,5 +62,16 @@ class UsageError(MemoriesError):
     """Bad magic options or input (unknown option, empty cell, undefined name)."""
 
 
+class ContextFullError(UsageError):
+    """The prompt (with a thread's history) does not fit the model's context: ``tokens``
+    counted or estimated, ``limit`` the model's context length (either may be unknown)."""
+
+    def __init__(self, message: str, tokens: int | None = None,
+                 limit: int | None = None) -> None:
+        super().__init__(message)
+        self.tokens = tokens
+        self.limit = limit
+
+
 class StreamCutError(ProviderError):
     """A stream ended before the model finished (the partial text was already delivered)."""

@@ -22,7 +22,7 @@ import inspect
 import json
 import re
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -158,9 +158,12 @@ def call_tool(call: ToolCall, tools: dict[str, Callable[..., Any]]) -> ToolStep:
     return ToolStep(call, text)
 
 
-def _round_messages(response: Response, steps: list[ToolStep]) -> list[Message]:
-    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls]
-    return [{"role": "assistant", "content": response.text, "tool_calls": calls},
+def round_messages(text: str, steps: Sequence[ToolStep]) -> list[Message]:
+    """An assistant message that called tools (``text`` is what it said with the calls),
+    then each tool's result, in the neutral shape the providers translate."""
+    calls = [{"id": s.call.id, "name": s.call.name, "arguments": s.call.arguments}
+             for s in steps]
+    return [{"role": "assistant", "content": text, "tool_calls": calls},
             *({"role": "tool", "tool_call_id": s.call.id, "name": s.call.name,
                "content": s.result, "is_error": s.is_error} for s in steps)]
 
@@ -185,5 +188,5 @@ def tool_rounds(ask: Callable[[Request], Iterator[Chunk]], request: Request,
             step = call_tool(call, tools)
             steps.append(step)
             yield step
-        current = replace(current, messages=current.messages + tuple(_round_messages(said, steps)))
+        current = replace(current, messages=current.messages + tuple(round_messages(said.text, steps)))
     yield Chunk(finish_reason="tool_calls")

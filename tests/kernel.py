@@ -73,13 +73,23 @@ class Kernel:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
 
-    def run(self, code: str, timeout: float = 120, interrupt_after: float | None = None) -> CellRun:
+    def run(self, code: str, timeout: float = 120, interrupt_after: float | None = None,
+            cell_id: str | None = None) -> CellRun:
         """Execute ``code`` and collect its iopub messages until the kernel is idle.
 
         ``interrupt_after`` sends SIGINT (Ctrl-C, the notebook's stop button) that many
-        seconds after the first streamed update.
+        seconds after the first streamed update. ``cell_id`` goes in the request's metadata
+        as ``cellId``, as JupyterLab, Notebook 7 and VS Code send it.
         """
-        msg_id = self.client.execute(code)
+        if cell_id is None:
+            msg_id = self.client.execute(code)
+        else:
+            content = {"code": code, "silent": False, "store_history": True,
+                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+            request = self.client.session.msg("execute_request", content,
+                                              metadata={"cellId": cell_id})
+            self.client.shell_channel.send(request)
+            msg_id = request["header"]["msg_id"]
         run = CellRun()
         timer: threading.Timer | None = None
         while True:

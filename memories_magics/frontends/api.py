@@ -15,8 +15,8 @@ from typing import Any
 
 from ..config import ModelSpec
 from ..engine import Engine, default_engine
-from ..errors import MemoriesError, StreamCutError, UsageError
-from ..types import Chunk, Response
+from ..errors import ContextFullError, MemoriesError, StreamCutError, UsageError
+from ..types import Chunk, Message, Request, Response
 
 DEPLOYMENT_TYPES = ("local", "api")
 
@@ -108,14 +108,105 @@ class LoadModel:
         yields it in one piece). Stopping early closes the connection and caches nothing.
         A stream cut after some text yields that text, then raises :class:`StreamCutError`
         saying after how much and by what."""
-        request = self.engine.request(self.spec, prompt, **params)
+        yield from self._stream(self.engine.request(self.spec, prompt, **params))
+
+    def _stream(self, request: Request,
+                done: Callable[[Response], None] | None = None) -> Iterator[str]:
+        """The text of ``request``'s answer as it arrives; ``done`` gets the Response."""
         for event in self.engine.answer(self.spec, request, cache=self.cache,
                                         provider=self._provider):
             if (isinstance(event, Chunk) or (isinstance(event, Response) and event.cached)) \
                     and event.text:
                 yield event.text  # a cache hit arrives whole, as its Response
-            elif isinstance(event, Response) and event.error and not event.complete:
-                raise StreamCutError(f"{self.spec.label}: {event.error}; nothing was cached")
+            if isinstance(event, Response):
+                if event.error and not event.complete:
+                    raise StreamCutError(f"{self.spec.label}: {event.error}; nothing was cached")
+                if done is not None:
+                    done(event)
+
+    def conversation(self, system: str | None = None) -> Conversation:
+        """A conversation with this model: each :meth:`Conversation.send` carries the
+        earlier turns, so its cache key covers the whole history."""
+        return Conversation(self, system)
+
+
+class Conversation:
+    """A thread from Python, as ``%%llm -c`` is in a notebook.
+
+    >>> chat = LoadModel("local", "local", "smollm2").conversation()
+    >>> chat.send("Name a planet.", seed=1)["text"]
+    '...'
+    >>> chat.send("How far is it from the Sun?", seed=1)  # the request carries turn 1
+    >>> len(chat.messages)
+    4
+    """
+
+    def __init__(self, model: LoadModel, system: str | None = None) -> None:
+        from ..threads import Thread
+
+        self.model = model
+        self.system = system
+        self._thread = Thread("conversation")
+
+    def __repr__(self) -> str:
+        return f"<Conversation with {self.model.model_id}: {len(self._thread.turns)} turns>"
+
+    @property
+    def messages(self) -> list[Message]:
+        """The history so far: user and assistant messages (and tool messages), as sent."""
+        return [dict(m) for m in self._thread.history(self.model.spec.label)]
+
+    def reset(self) -> None:
+        """Forget every turn (the system prompt stays)."""
+        self._thread.turns.clear()
+
+    def send(self, prompt: str, **params: Any) -> dict[str, Any]:
+        """Ask with the history; returns the dict :meth:`LoadModel.get_response` returns.
+        Only a complete answer joins the history."""
+        request = self._request(prompt, params)
+        try:
+            response = self.model.engine.run(self.model.spec, request, cache=self.model.cache,
+                                             stream=False, provider=self.model._provider)
+        except ContextFullError as exc:
+            raise self._too_long(exc) from None
+        self._add(request, response)
+        return response_dict(response)
+
+    def stream(self, prompt: str, **params: Any) -> Iterator[str]:
+        """Ask with the history and yield the answer's text as it arrives (as
+        :meth:`LoadModel.get_streaming_response`); the answer joins the history when the
+        stream ends complete."""
+        request = self._request(prompt, params)
+        try:
+            yield from self.model._stream(request, lambda r: self._add(request, r))
+        except ContextFullError as exc:
+            raise self._too_long(exc) from None
+
+    def _request(self, prompt: str, params: dict[str, Any]) -> Request:
+        from ..threads import check_context
+
+        system = params.pop("system", self.system)
+        history = self._thread.history(self.model.spec.label)
+        request = self.model.engine.request(
+            self.model.spec, messages=[*history, {"role": "user", "content": prompt}],
+            system=system, **params)
+        if history:
+            check_context(self.model.spec, request, self._thread.name, "conversation.reset()")
+        return request
+
+    def _too_long(self, exc: ContextFullError) -> ContextFullError:
+        from ..threads import context_error
+
+        if not self._thread.turns:
+            return exc
+        return context_error(exc, self.model.spec, self._thread.name, "conversation.reset()")
+
+    def _add(self, request: Request, response: Response) -> None:
+        from ..threads import Reply, Turn
+
+        if response.cacheable:
+            reply = Reply.of(self.model.spec.label, self.model.spec.label, response)
+            self._thread.turns.append(Turn(request.prompt, (reply,), request.system))
 
 
 class MultiModelInference:

@@ -9,14 +9,15 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from ..errors import UsageError
+from ..errors import ContextFullError, UsageError
 from ..options import REQUEST_OPTIONS, check_args, magic_options
 from ..vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
     from ..config import ModelSpec
     from ..engine import Engine
-    from ..types import Request
+    from ..threads import ThreadStore
+    from ..types import Message, Request
 
 SUBCOMMANDS = {
     "models": "every known model: provider, local/api, key present?, streaming, tools",
@@ -26,6 +27,8 @@ SUBCOMMANDS = {
     "usage": "tokens and estimated cost per model in this kernel",
     "unload": "free local models from memory",
     "panel [M ...]": "interactive panel: prompt, model picker, parameters, Run/Stop, history",
+    "thread list|show [NAME]|reset [NAME]": "conversation threads (%%llm -c, --thread NAME)",
+    "fix [MODEL]": "ask a model about the last error (its code and traceback), in a new thread",
     "help": "this list",
 }
 
@@ -62,6 +65,7 @@ class LLMMagics(Magics):
     def __init__(self, shell: Any, engine: Engine | None = None) -> None:
         super().__init__(shell)
         self._engine = engine
+        self._threads: ThreadStore | None = None
 
     @property
     def engine(self) -> Engine:
@@ -80,29 +84,46 @@ class LLMMagics(Magics):
     @magic_options("llm")
     @line_cell_magic
     def llm(self, line: str, cell: str | None = None) -> Any:
-        """Ask a language model; the cell body is the prompt ({expr} interpolates, {{ }} escape).
+        """Ask a language model; the cell body is the prompt ({expr} interpolates, {{ }} escape;
+        {In[N]}, {Out[N]} and {Err[N]} are cell N's code, value and traceback).
+
+        -c continues the latest thread (the request carries its earlier turns), --thread NAME
+        a named one; a cell without either starts a new thread.
 
         As a line magic: %llm models | use M | config | cache info|clear|dir PATH|mode MODE |
-        usage | unload | panel | help.
+        usage | unload | panel | thread list|show|reset | fix | help.
         """
         if cell is None:
             return self._subcommand(line)
-        from .run_live import answer_live
-
         args = parse(self.llm, line)
-        spec = self.engine.model(args.model_option or args.model)
+        return self._ask(args, self._prompt(cell, "%%llm"))
+
+    def _ask(self, args: Any, prompt: str) -> Any:
+        """Answer ``prompt`` as a ``%%llm`` cell with ``args`` does, in its thread."""
+        from .run_live import answer_live
+        from .thread_cells import CellTurn, add_note
+
+        turn = CellTurn(self.threads, self.shell, args)
+        spec = self.engine.model(turn.model(args.model_option or args.model))
         chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
-        prompt = self._prompt(cell, "%%llm")
         tools, schemas = None, ()
         if args.tools:
             from ..tools import function_schema, resolve_tools
 
             tools = resolve_tools(args.tools, self.shell.user_ns)
             schemas = tuple(function_schema(f) for f in tools.values())
-        result = answer_live(self.engine, chain,
-                             lambda model: self._request(model, prompt, args, schemas),
-                             fmt=args.format, cache=args.cache, stream=not args.no_stream,
-                             tools=tools)
+
+        def make_request(model: ModelSpec) -> Request:
+            return self._request(model, turn.messages(model, prompt), args, schemas,
+                                 system=turn.system)
+
+        turn.check(spec, make_request(spec))
+        try:
+            result = answer_live(self.engine, chain, make_request, fmt=args.format,
+                                 cache=args.cache, stream=not args.no_stream, tools=tools)
+        except ContextFullError as exc:
+            raise turn.too_long(exc, spec) from None
+        add_note(result, turn.record(prompt, [(spec.label, result.label, result.response)]))
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
@@ -117,14 +138,23 @@ class LLMMagics(Magics):
         args = parse(self.compare, line)
         if not args.models:
             raise UsageError("name the models to compare, e.g. %%compare smollm2 gemma")
+        from .run_live import compare_live
+        from .thread_cells import CellTurn, add_note
+
+        turn = CellTurn(self.threads, self.shell, args)
         specs = [self.engine.model(m) for m in args.models]
         prompt = self._prompt(cell, "%%compare")
-        requests = [self._request(spec, prompt, args) for spec in specs]
-        from .run_live import compare_live
-
+        requests = [self._request(spec, turn.messages(spec, prompt), args, system=turn.system)
+                    for spec in specs]
+        for spec, request in zip(specs, requests):
+            turn.check(spec, request)
         result = compare_live(self.engine, specs, requests, prompt, fmt=args.format,
                               cache=args.cache, stream=not args.no_stream,
                               aggregate=args.aggregate, diff=args.diff)
+        done = [o for o in result.outcomes if o.result is not None]
+        note = turn.record(prompt, [(o.label, o.label, o.result.response) for o in done])
+        for outcome in done:
+            add_note(outcome.result, note)
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
@@ -136,12 +166,21 @@ class LLMMagics(Magics):
 
         return interpolate(cell.strip(), self.shell.user_ns)
 
-    def _request(self, spec: ModelSpec, prompt: str, args: Any,
-                 tools: tuple[dict[str, Any], ...] = ()) -> Request:
+    def _request(self, spec: ModelSpec, messages: list[Message], args: Any,
+                 tools: tuple[dict[str, Any], ...] = (), *, system: str | None) -> Request:
         return self.engine.request(
-            spec, prompt, tools=tools,
+            spec, messages=messages, tools=tools,
             logprobs=getattr(args, "aggregate", None) == "best_confidence",
-            **{name: getattr(args, name) for name in REQUEST_OPTIONS})
+            **{name: getattr(args, name) for name in REQUEST_OPTIONS} | {"system": system})
+
+    @property
+    def threads(self) -> ThreadStore:
+        """This kernel's conversation threads (``-c``, ``--thread``, ``%llm thread``)."""
+        if self._threads is None:
+            from ..threads import ThreadStore
+
+            self._threads = ThreadStore()
+        return self._threads
 
     # -- %llm subcommands ----------------------------------------------------------------
     def _subcommand(self, line: str) -> Any:
@@ -156,7 +195,7 @@ class LLMMagics(Magics):
         command, rest = words[0], words[1:]
         handler = {"models": self._models, "use": self._use, "config": self._config,
                    "cache": self._cache, "usage": self._usage, "unload": self._unload,
-                   "panel": self._panel}.get(command)
+                   "panel": self._panel, "thread": self._thread, "fix": self._fix}.get(command)
         if handler is None:
             raise UsageError(f"unknown %llm command {command!r}; use one of: "
                              f"{', '.join(k.split()[0] for k in SUBCOMMANDS)} "
@@ -230,6 +269,21 @@ class LLMMagics(Magics):
         names = unload_models()
         print(f"Unloaded: {', '.join(names)}" if names else "No local model was loaded")
 
+    def _thread(self, rest: list[str]) -> None:
+        from .thread_cells import thread_command
+
+        table = thread_command(self.threads, rest)
+        if table is not None:
+            _publish_table(*table)
+
+    def _fix(self, rest: list[str]) -> Any:
+        from .fix import fix_prompt
+
+        args = parse(self.llm, shlex.join(rest))
+        if args.continue_thread or args.thread:
+            raise UsageError("%llm fix starts a new thread; continue it with %%llm -c")
+        return self._ask(args, fix_prompt(self.shell))
+
     def _panel(self, models: list[str]) -> None:
         from IPython.display import display
 
@@ -242,6 +296,8 @@ def register(ipython: Any, engine: Engine | None = None) -> None:
     """Register the magics on ``ipython`` (what ``%load_ext memories_magics`` does). Nothing
     else loads until a magic runs."""
     from ..display.formatters import register as register_formatters
+    from .fix import record_errors
 
     ipython.register_magics(LLMMagics(ipython, engine))
     register_formatters(ipython)
+    record_errors(ipython)

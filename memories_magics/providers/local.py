@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ModelSpec
-from ..errors import MissingDependencyError, ProviderError, UnknownModelError, UsageError
+from ..errors import (
+    ContextFullError,
+    MissingDependencyError,
+    ProviderError,
+    UnknownModelError,
+    UsageError,
+)
 from ..types import Chunk, Request, Response, Usage, finish_reason
 from .base import Provider
 
@@ -227,10 +233,11 @@ def _context_error(exc: ValueError, spec: ModelSpec) -> Exception:
     if found is None:
         return ProviderError(f"{spec.label}: llama.cpp refused the request ({exc})")
     tokens, n_ctx = found.groups()
-    return UsageError(f"the prompt is {tokens} tokens; {spec.label} holds {n_ctx} (n_ctx), "
-                      "answer included: shorten the prompt, or give the model a longer context "
-                      "with config.max_length in model_config.json (up to what it was trained "
-                      "for)")
+    return ContextFullError(
+        f"the prompt is {tokens} tokens; {spec.label} holds {n_ctx} (n_ctx), answer "
+        "included: shorten the prompt, or give the model a longer context with "
+        "config.max_length in model_config.json (up to what it was trained for)",
+        int(tokens), int(n_ctx))
 
 
 class LocalProvider(Provider):
@@ -257,7 +264,9 @@ class LocalProvider(Provider):
             system = [{"role": "system", "content": request.system}] if request.system else []
             return model.create_chat_completion(
                 messages=system + [dict(m) for m in request.messages], **params)
-        prompt = (request.system + "\n\n" if request.system else "") + request.prompt
+        # A completion model continues text: a thread's earlier turns go before the prompt.
+        texts = [request.system or "", *(str(m.get("content") or "") for m in request.messages)]
+        prompt = "\n\n".join(t for t in texts if t)
         return model.create_completion(prompt=prompt, **params)
 
     def complete(self, request: Request) -> Response:
