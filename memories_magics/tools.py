@@ -188,5 +188,6 @@ def tool_rounds(ask: Callable[[Request], Iterator[Chunk]], request: Request,
             step = call_tool(call, tools)
             steps.append(step)
             yield step
-        current = replace(current, messages=current.messages + tuple(round_messages(said.text, steps)))
+        current = replace(current,
+                          messages=current.messages + tuple(round_messages(said.text, steps)))
     yield Chunk(finish_reason="tool_calls")

@@ -146,7 +146,7 @@ class LLMMagics(Magics):
         prompt = self._prompt(cell, "%%compare")
         requests = [self._request(spec, turn.messages(spec, prompt), args, system=turn.system)
                     for spec in specs]
-        for spec, request in zip(specs, requests):
+        for spec, request in zip(specs, requests, strict=True):
             turn.check(spec, request)
         result = compare_live(self.engine, specs, requests, prompt, fmt=args.format,
                               cache=args.cache, stream=not args.no_stream,
