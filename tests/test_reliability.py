@@ -5,8 +5,10 @@ reliability section shows the same table."""
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,10 @@ FAULTS = [
     ("503, then success", "retried with backoff; the answer arrives"),
     ("500 on every attempt", "one line: provider, HTTP status, provider's message"),
     ("no answer within timeout_s", "one line: timed out after N s, how to raise it"),
+    ("keep-alive comments, tokens or a body trickling past timeout_s",
+     "ends at the deadline: one line, text so far kept, not cached"),
+    ("a web page (a proxy's login page) instead of an answer",
+     "one line: the endpoint returned HTML; check the provider's BASE_URL variable"),
     ("connection dropped mid-stream", "text so far kept, marked truncated, not cached"),
     ("stream ends without a finish reason", "marked truncated, not cached"),
     ("Ctrl-C during %%llm / %%compare / a tool loop",
@@ -81,6 +87,84 @@ def test_timeouts_are_reported(provider, tmp_path, monkeypatch, fake) -> None:
     with pytest.raises(ProviderError, match=r"timed out after 0.3 s; raise "
                                             r"global_settings.timeout_s"):
         ask(engine, provider, stream=False)
+
+
+#: Servers that answer, but never finish: (stream?, the reply).
+NEVER_DONE = {
+    "keep-alive comments forever": (True, Reply(keepalive_every=0.2)),
+    "tokens trickling forever": (True, Reply(chunks=["tick "] * 300, chunk_delay=0.1)),
+    "a body trickling slowly": (False, Reply(body_byte_delay=0.05)),
+}
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("case", list(NEVER_DONE))
+def test_timeout_bounds_the_whole_call(provider, case, tmp_path, monkeypatch, fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake, max_retries=2, timeout_s=1)
+    stream, reply = NEVER_DONE[case]
+    fake.default = reply
+    engine.provider(provider).client()  # the SDK's import is not the call's to time
+    started = time.monotonic()
+    try:
+        response = ask(engine, provider, stream=stream)
+    except ProviderError as exc:
+        message = str(exc)
+    else:
+        assert response.error is not None and not response.cacheable
+        message = response.error
+    assert time.monotonic() - started < 6, "the server would have gone on for 30 s"
+    assert f"{provider}: timed out after 1 s; raise global_settings.timeout_s" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("stream", [True, False])
+@pytest.mark.parametrize("status", [200, 403])
+def test_an_html_page_instead_of_an_answer_is_named(provider, stream, status, tmp_path,
+                                                    monkeypatch, fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake)
+    fake.default = Reply(status=status, html="<!DOCTYPE html>\n<html><head><title>Sign in"
+                                             "</title></head><body><form>…</form></body></html>")
+    with pytest.raises(ProviderError) as caught:
+        ask(engine, provider, stream=stream)
+    shown = "" if status == 200 else f" (HTTP {status})"
+    assert str(caught.value) == (f"{provider}: the endpoint returned HTML{shown}, not an API "
+                                 f"response; check {PROVIDERS[provider][1]}")
+
+
+@pytest.mark.parametrize("retry_after", [3600, -5, math.nan, math.inf])
+def test_cohere_stream_retry_checks_retry_after(retry_after, tmp_path, monkeypatch,
+                                                fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake, max_retries=1, timeout_s=5)
+    fake.script(Reply(status=429, retry_after=retry_after), Reply(text="after the wait"))
+    started = time.monotonic()
+    if retry_after == 3600:  # a wait past the deadline: the 429 at once, not an hour's sleep
+        with pytest.raises(ProviderError, match="HTTP 429.*rate limited"):
+            ask(engine, "cohere")
+        assert len(fake.requests) == 1
+    else:  # nonsense: the usual backoff
+        assert ask(engine, "cohere").text == "after the wait"
+    assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("stream", [True, False])
+def test_lone_surrogates_are_replaced_at_the_provider_boundary(provider, stream, tmp_path,
+                                                               monkeypatch, fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake)
+    fake.default = Reply(chunks=["ok \udcff", "\ud800 done"])  # JSON-escaped on the wire
+    spec = engine.model(f"{provider}:test-model")
+    request = engine.request(spec, "hi")
+    try:
+        response = engine.run(spec, request, cache="use", stream=stream)
+    except ProviderError as exc:  # mistralai's JSON parser refuses them: one line, no crash
+        assert provider == "mistral" and "lone leading surrogate" in str(exc)
+        return
+    if provider == "mistral":  # cut after the role chunk
+        assert "lone leading surrogate" in response.error and not response.cacheable
+        return
+    assert response.text == "ok \ufffd\ufffd done" and response.cacheable
+    assert engine.cache().get(request).text == response.text
 
 
 def test_interrupt_mid_compare_and_mid_tool_loop(tmp_path, fake) -> None:

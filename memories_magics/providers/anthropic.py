@@ -24,9 +24,10 @@ class AnthropicProvider(Provider):
     def _make_client(self) -> Any:
         import anthropic
 
-        return anthropic.Anthropic(api_key=self.api_key(), base_url=self.base_url(),
-                                   max_retries=self.setting("max_retries", 2),
-                                   timeout=self.setting("timeout_s", 60))
+        return anthropic.Anthropic(
+            api_key=self.api_key(), base_url=self.base_url(),
+            max_retries=self.setting("max_retries", 2), timeout=self.setting("timeout_s", 60),
+            http_client=anthropic.DefaultHttpxClient(event_hooks=self.http_hooks()))
 
     def _params(self, request: Request) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": _messages(request),
@@ -53,17 +54,17 @@ class AnthropicProvider(Provider):
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():
             raw = self.client().messages.create(**self._params(request))
-        text = "".join(b.text for b in raw.content if b.type == "text")
-        calls = tuple(ToolCall(b.id, b.name, dict(b.input)) for b in raw.content
-                      if b.type == "tool_use")
-        return Response(text=text, model=request.model, provider=self.name,
-                        finish_reason=finish_reason(raw.stop_reason), tool_calls=calls,
-                        usage=Usage(raw.usage.input_tokens, raw.usage.output_tokens))
+            text = "".join(b.text for b in raw.content if b.type == "text")
+            calls = tuple(ToolCall(b.id, b.name, dict(b.input)) for b in raw.content
+                          if b.type == "tool_use")
+            return Response(text=text, model=request.model, provider=self.name,
+                            finish_reason=finish_reason(raw.stop_reason), tool_calls=calls,
+                            usage=Usage(raw.usage.input_tokens, raw.usage.output_tokens))
 
     def stream(self, request: Request) -> Iterator[Chunk]:
-        with self.sdk_errors():
-            with self.client().messages.create(**self._params(request), stream=True) as events:
-                yield from _read_events(events)
+        with self.sdk_errors(), self.client().messages.create(**self._params(request),
+                                                              stream=True) as events:
+            yield from _read_events(events)
 
 
 def _messages(request: Request) -> list[dict[str, Any]]:

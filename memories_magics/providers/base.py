@@ -8,15 +8,17 @@ import os
 import sys
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config
 from ..errors import MemoriesError, MissingKeyError, ProviderError
 from ..secrets import redact, remember, remember_url
 from ..types import Chunk, Request, Response
+from . import watch
+
 
 class Provider:
     """Base class for providers: subclasses set the class attributes and implement
@@ -38,6 +40,9 @@ class Provider:
     #: What every model of this provider can do (see config.CAPABILITIES); model_config.json
     #: may override it per model with ``supports_<capability>``.
     capabilities: frozenset[str] = frozenset({"streaming"})
+    #: Whether ``timeout_s`` bounds each whole call (see :mod:`.watch`); False for providers
+    #: that compute the answer here rather than wait for a server.
+    bounded_by_timeout: bool = True
 
     def __init__(self, config: Config, api_key: str | None = None) -> None:
         self.config = config
@@ -107,6 +112,11 @@ class Provider:
     def _make_client(self) -> Any:
         raise NotImplementedError
 
+    @staticmethod
+    def http_hooks() -> dict[str, list[Any]]:
+        """The event hooks every SDK's HTTP client gets (whole-call deadline, HTML answers)."""
+        return watch.event_hooks()
+
     # -- the interface -------------------------------------------------------------------
     def complete(self, request: Request) -> Response:
         """One blocking call; the Response's timing is filled in by the engine."""
@@ -144,7 +154,8 @@ class Provider:
                                  ) -> Iterator[Chunk]:
         """For SDKs that retry plain calls but not streams (Cohere's): retry 408, 409, 429
         and 5xx answers that come before anything streamed, with the same bound
-        (``max_retries``) and Retry-After or exponential backoff (0.5 s, 1 s, ...)."""
+        (``max_retries``) and Retry-After or exponential backoff (0.5 s, 1 s, ...), never waiting
+        past the call's deadline."""
         attempts = int(self.setting("max_retries", 2))
         for attempt in range(attempts + 1):
             started = False
@@ -156,19 +167,30 @@ class Provider:
             except ProviderError as exc:
                 retryable = exc.status is not None and (exc.status >= 500 or
                                                         exc.status in (408, 409, 429))
-                if started or attempt == attempts or not retryable:
-                    raise
-                time.sleep(self._backoff(exc.retry_after, attempt))
+                wait = self._backoff(exc.retry_after, attempt)
+                call = watch.current()
+                if started or attempt == attempts or not retryable or (
+                        call is not None and wait >= call.remaining()):
+                    raise  # a wait past the deadline would only end in a timeout
+                time.sleep(wait)
 
     def _backoff(self, retry_after: float | None, attempt: int) -> float:
         """Seconds to wait before a retry: the server's Retry-After when it is a sane number,
-        never longer than the call's deadline (``timeout_s``), else 0.5 s, 1 s, 2 s, ..."""
-        ceiling = float(self.setting("timeout_s", 60))
+        else 0.5 s, 1 s, 2 s, ...; never past the call's deadline (``timeout_s``)."""
+        call = watch.current()
+        ceiling = call.remaining() if call is not None else float(self.setting("timeout_s", 60))
         if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
             return min(retry_after, ceiling)
         return min(0.5 * 2 ** attempt, ceiling)
 
-    def _describe(self, kind: str, status: int | None, detail: str, exc: Exception) -> str:
+    def failure(self, kind: str, detail: str = "") -> ProviderError:
+        """A one-line :class:`ProviderError` of ``kind`` (see :class:`ProviderError`; ``html``
+        for a web page where the API's answer should be) that the provider itself detected."""
+        return ProviderError(self._describe(kind, None, redact(detail), None), kind=kind,
+                             provider=self.name, detail=detail)
+
+    def _describe(self, kind: str, status: int | None, detail: str,
+                  exc: Exception | None) -> str:
         if kind == "status" and status is not None:
             hint = {401: f"check {self.key_env}", 403: f"check {self.key_env}",
                     404: "check the model name (see %llm models)",
@@ -184,11 +206,13 @@ class Provider:
                     f"network or {self.base_url_env}")
         elif kind == "dropped":
             text = f"{self.name}: the connection dropped ({detail})"
+        elif kind == "html":
+            text = f"{self.name}: {detail}; check {self.base_url_env}"
         elif kind == "response":
             text = (f"{self.name}: the endpoint's answer is not an API response ({detail}); "
                     f"check {self.base_url_env}")
         else:
-            text = f"{self.name}: {type(exc).__name__}: {detail}"
+            text = f"{self.name}: {type(exc).__name__ if exc else 'error'}: {detail}"
         return redact(" ".join(text.split()))
 
 

@@ -1,19 +1,78 @@
 """One provider call as the engine sees it: the provider's stream, or one blocking call as a
-single chunk."""
+single chunk, bounded by ``timeout_s`` as a whole (see :mod:`.watch`), with an answer that is a
+web page reported as such and the text made safe at the boundary (lone surrogates replaced,
+known secrets masked)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
+from ..errors import ProviderError
+from ..secrets import mask_known
 from ..types import Chunk, Request
 from .base import Provider
+from .watch import CallWatch, DeadlinePassed
 
 
 def provider_chunks(provider: Provider, request: Request, stream: bool) -> Iterator[Chunk]:
-    """The provider's answer as chunks: its stream, or one blocking call as a single chunk."""
+    """The provider's answer as chunks: its stream, or one blocking call as a single chunk;
+    a :class:`ProviderError` of kind ``timeout`` once ``timeout_s`` has passed."""
+    if not provider.bounded_by_timeout:
+        yield from (clean(chunk) for chunk in _chunks(provider, request, stream))
+        return
+    watch = CallWatch(float(provider.setting("timeout_s", 60)))
+    source = _chunks(provider, request, stream)
+    try:
+        while True:
+            with watch:
+                chunk = next(source, None)
+            if chunk is None:
+                break
+            if watch.expired:  # tokens trickling forever, from any kind of provider
+                raise provider.failure("timeout")
+            yield clean(chunk)
+        if watch.html_status is not None:
+            raise _html(provider, watch.html_status)
+    except DeadlinePassed:
+        raise provider.failure("timeout") from None
+    except ProviderError as exc:
+        if watch.html_status is not None:
+            raise _html(provider, watch.html_status) from None
+        if watch.expired and exc.kind in ("dropped", "connect", "timeout", "sdk"):
+            raise provider.failure("timeout") from None
+        raise
+    finally:
+        watch.finish()
+        source.close()
+
+
+def _chunks(provider: Provider, request: Request, stream: bool
+            ) -> Generator[Chunk, None, None]:
     if stream:
         yield from provider.stream(request)
         return
     whole = provider.complete(request)
     yield Chunk(text=whole.text, finish_reason=whole.finish_reason, usage=whole.usage,
                 tool_calls=whole.tool_calls, logprobs=whole.logprobs)
+
+
+def _html(provider: Provider, status: int) -> ProviderError:
+    shown = "" if status == 200 else f" (HTTP {status})"
+    return provider.failure("html", f"the endpoint returned HTML{shown}, not an API response")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (a pair becomes its character), so
+    it can be encoded, cached and shown."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def clean(chunk: Chunk) -> Chunk:
+    """``chunk`` with its text valid Unicode and any known secret masked."""
+    if chunk.text:
+        chunk.text = mask_known(valid_text(chunk.text))
+    return chunk

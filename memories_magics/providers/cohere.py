@@ -24,10 +24,13 @@ class CohereProvider(Provider):
 
     def _make_client(self) -> Any:
         import cohere
+        import httpx
 
         return cohere.ClientV2(api_key=self.api_key(), base_url=self.base_url(),
                                max_retries=self.setting("max_retries", 2),
                                timeout=self.setting("timeout_s", 60),
+                               httpx_client=httpx.Client(event_hooks=self.http_hooks(),
+                                                         follow_redirects=True),
                                log_warning_experimental_features=False)
 
     def _params(self, request: Request) -> dict[str, Any]:
@@ -43,12 +46,13 @@ class CohereProvider(Provider):
     def complete(self, request: Request) -> Response:
         with self.sdk_errors():
             raw = self.client().chat(**self._params(request))
-        message = raw.message
-        text = "".join(getattr(part, "text", "") or "" for part in message.content or ())
-        calls = tuple(ToolCall(c.id, c.function.name, parse_arguments(c.function.arguments))
-                      for c in message.tool_calls or ())
-        return Response(text=text, model=request.model, provider=self.name,
-                        finish_reason=finish_reason(raw.finish_reason), usage=_usage(raw.usage), tool_calls=calls)
+            message = raw.message
+            text = "".join(getattr(part, "text", "") or "" for part in message.content or ())
+            calls = tuple(ToolCall(c.id, c.function.name, parse_arguments(c.function.arguments))
+                          for c in message.tool_calls or ())
+            return Response(text=text, model=request.model, provider=self.name,
+                            finish_reason=finish_reason(raw.finish_reason),
+                            usage=_usage(raw.usage), tool_calls=calls)
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         return self.retry_before_first_chunk(lambda: self._stream_once(request))

@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..types import Chunk, Request, Response, Usage, finish_reason
 from .base import Provider
+from .call import valid_text
 
 INSTALL_HINT = "pip install 'memories_magics[local]'"
 #: ``max_tokens`` when neither the call nor model_config.json's global settings give one.
@@ -217,16 +218,6 @@ def _max_tokens(request: Request) -> int:
     return request.max_tokens
 
 
-def _valid_text(text: str) -> str:
-    """``text`` with each lone surrogate replaced by U+FFFD (a pair becomes its character), so
-    it can be encoded, cached and shown."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
-
-
 def _context_error(exc: ValueError, spec: ModelSpec) -> Exception:
     """llama-cpp-python's prompt-too-long ValueError as one line that says what to do."""
     found = _CONTEXT_FULL.search(str(exc))
@@ -247,6 +238,7 @@ class LocalProvider(Provider):
     name = "local"
     key_env = None
     package_hint = INSTALL_HINT
+    bounded_by_timeout = False  # the answer is computed here, at the pace of this machine
 
     def _spec(self, request: Request) -> ModelSpec:
         return self.config.resolve(f"local:{request.model}")
@@ -311,7 +303,7 @@ class LocalProvider(Provider):
                     raise item
                 raw, in_context = item
                 choice = raw["choices"][0]
-                text = _valid_text(choice.get("text") if "text" in choice else
+                text = valid_text(choice.get("text") if "text" in choice else
                                    (choice.get("delta") or {}).get("content") or "")
                 produced += bool(text)
                 finish = finish_reason(choice.get("finish_reason"))

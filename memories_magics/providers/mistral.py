@@ -21,6 +21,7 @@ class MistralProvider(Provider):
                               "embeddings"})
 
     def _make_client(self) -> Any:
+        import httpx2  # mistralai's transport
         from mistralai.client import Mistral
         from mistralai.client.utils import BackoffStrategy, RetryConfig
 
@@ -32,7 +33,8 @@ class MistralProvider(Provider):
                             retry_connection_errors=True,
                             status_codes_override=["429", "5XX"]) if retries else None
         return Mistral(api_key=self.api_key(), server_url=self.base_url(), retry_config=retry,
-                       timeout_ms=int(self.setting("timeout_s", 60) * 1000))
+                       timeout_ms=int(self.setting("timeout_s", 60) * 1000),
+                       client=httpx2.Client(event_hooks=self.http_hooks(), follow_redirects=True))
 
     def _params(self, request: Request) -> dict[str, Any]:
         return chat_params(request, "mistral", seed="random_seed")
@@ -54,7 +56,6 @@ class MistralProvider(Provider):
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         reader = ChunkReader()
-        with self.sdk_errors():
-            with self.client().chat.stream(**self._params(request)) as events:
-                for event in events:
-                    yield reader.read(event.data)
+        with self.sdk_errors(), self.client().chat.stream(**self._params(request)) as events:
+            for event in events:
+                yield reader.read(event.data)

@@ -25,7 +25,8 @@ class OpenAIProvider(Provider):
 
         return openai.OpenAI(api_key=self.api_key(), base_url=self.base_url(),
                              max_retries=self.setting("max_retries", 2),
-                             timeout=self.setting("timeout_s", 60))
+                             timeout=self.setting("timeout_s", 60),
+                             http_client=openai.DefaultHttpxClient(event_hooks=self.http_hooks()))
 
     def _params(self, request: Request) -> dict[str, Any]:
         return chat_params(request)
@@ -42,9 +43,8 @@ class OpenAIProvider(Provider):
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         reader = ChunkReader()
-        with self.sdk_errors():
-            with self.client().chat.completions.create(
-                    **self._params(request), stream=True,
-                    stream_options={"include_usage": True}) as events:
-                for event in events:
-                    yield reader.read(event)
+        with self.sdk_errors(), self.client().chat.completions.create(
+                **self._params(request), stream=True,
+                stream_options={"include_usage": True}) as events:
+            for event in events:
+                yield reader.read(event)

@@ -48,6 +48,15 @@ class Reply:
     logprobs: bool = False
     # Model name echoed back; default: the request's "model".
     model: str | None = None
+    # Misbehaving servers, each bounded: it gives up by itself after `misbehave_for` seconds.
+    # Streaming: after the preamble, an SSE comment (a keep-alive) every this many seconds
+    # and never any content.
+    keepalive_every: float = 0.0
+    # Non-streaming: the JSON body sent one byte at a time, this many seconds apart.
+    body_byte_delay: float = 0.0
+    # An HTML page (a proxy's login page) answered with `status` instead of the API's JSON.
+    html: str | None = None
+    misbehave_for: float = 30.0
 
     # ------------------------------------------------------------------ text
     def text_pieces(self) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import math
 import socket
 import threading
 import time
@@ -178,6 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
+        self.reply: Reply | None = None
         raw = self._read_body()
         try:
             body = json.loads(raw) if raw else None
@@ -196,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
                                             "code": "not_found"}}, {})
             return
 
-        reply = fake._next_reply()
+        reply = self.reply = fake._next_reply()
         recorded.reply = reply
         x = Exchange(body=body if isinstance(body, dict) else {}, headers=headers, reply=reply,
                      model=reply.model_for(body), created=int(time.time()))
@@ -207,9 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
             seconds = reply.retry_after
             whole = float(seconds).is_integer()
             extra["Retry-After"] = str(int(seconds)) if whole else str(seconds)
-            extra["retry-after-ms"] = str(int(seconds * 1000))
+            if math.isfinite(seconds):
+                extra["retry-after-ms"] = str(int(seconds * 1000))
 
-        if reply.status != 200:
+        if reply.html is not None:
+            self._send_body(reply.status, reply.html.encode("utf-8"), "text/html; charset=utf-8",
+                            extra)
+        elif reply.status != 200:
             self._send_json(reply.status, wire.error_body(x), extra)
         elif x.body.get("stream") is True:
             self._send_stream(wire, x, extra)
@@ -218,14 +224,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------- response
     def _send_json(self, status: int, payload: dict, headers: dict) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        self._send_body(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+
+    def _send_body(self, status: int, data: bytes, content_type: str, headers: dict) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        self._write(data)
+        reply: Reply | None = getattr(self, "reply", None)
+        pause = reply.body_byte_delay if reply is not None else 0.0
+        if not pause:
+            self._write(data)
+            return
+        gives_up = time.monotonic() + reply.misbehave_for
+        for i in range(len(data)):  # a slowly trickling body
+            if time.monotonic() > gives_up or not self._write(data[i:i + 1]):
+                self._drop()
+                return
+            time.sleep(pause)
 
     def _send_stream(self, wire: ModuleType, x: Exchange, headers: dict) -> None:
         reply = x.reply
@@ -240,6 +258,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
 
+        if reply.keepalive_every:  # the preamble, then keep-alive comments and nothing else
+            self._write(b"%x\r\n%s\r\n" % (len(frames[0].data), frames[0].data))
+            gives_up = time.monotonic() + reply.misbehave_for
+            comment = b": keep-alive\n\n"
+            while time.monotonic() < gives_up and self._write(
+                    b"%x\r\n%s\r\n" % (len(comment), comment)):
+                time.sleep(reply.keepalive_every)
+            self._drop()
+            return
         sent_content = 0
         for frame in frames[:cut]:
             if frame.content:
