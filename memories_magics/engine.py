@@ -35,6 +35,7 @@ from .errors import (
 from .options import request_params
 from .providers.call import provider_chunks
 from .received import Interrupted, Received
+from .secrets import Secret
 from .types import Chunk, Message, Request, Response, ToolStep
 
 if TYPE_CHECKING:
@@ -162,10 +163,11 @@ class Engine:
                        tools=tuple(tools), **params,
                        logprobs=logprobs and self.supports(spec, "logprobs"))
 
-    def provider(self, name: str, api_key: str | None = None) -> Provider:
+    def provider(self, name: str, api_key: str | Secret | None = None) -> Provider:
         """The provider called ``name``, built once per engine (and per explicit key)."""
         from .providers import provider_class
 
+        api_key = Secret.of(api_key)  # first: a traceback from here on prints ***
         slot = (name, hash(api_key))  # never the key itself in a printable structure
         with self._lock:
             if slot not in self._providers:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from .errors import MemoriesError, ProviderError
+from .secrets import mask_known
 from .types import Chunk, Request, Response, ToolStep, Usage
 
 
@@ -61,6 +62,7 @@ class Received:
         if self.steps:
             response.usage = _add(self.spent, response.usage)
             response.tool_steps = tuple(self.steps)
+        response.text = mask_known(response.text)  # a server may echo the key
         response.interrupted = self.interrupted
         if self.cut is not None:
             response.finish_reason = None

@@ -1,6 +1,8 @@
 """Keeping secrets out of everything we show, store or log.
 
-Every API key and base-URL credential the providers use is remembered (:func:`remember`,
+A key held by our objects is a :class:`Secret`, which prints as ``***`` (so a verbose
+traceback's locals don't show it). Every API key and base-URL credential the providers use is
+remembered (:func:`remember`,
 :func:`remember_url`); :func:`redact` replaces them, and credentials in URLs and auth headers
 (``user:key@``, ``?api_key=``, ``Authorization: Basic …``), with ``***``. Importing this module
 also redacts every log record of the SDKs and their HTTP clients (httpx, httpx2, httpcore, …),
@@ -15,6 +17,8 @@ import re
 import threading
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+
+from .errors import UsageError
 
 MASK = "***"
 #: Values shorter than this are not treated as secrets (they would mask ordinary words).
@@ -34,6 +38,48 @@ _CREDENTIALS = re.compile(
     r"|(?P<header>\b(?:authorization|proxy-authorization|x-api-key|api-key)\b['\"]?\s*[:=]"
     r"\s*['\"]?(?:(?:basic|bearer|token)\s+)?)[^\s'\",}]+",  # Authorization: Basic ...
     re.IGNORECASE)
+
+
+class Secret:
+    """A key that prints as ``***`` (repr, str, tracebacks' locals); :meth:`reveal` gives it to
+    the SDK that needs it. Equal when the keys are equal."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        remember(value)
+
+    @classmethod
+    def of(cls, value: object) -> Secret | None:
+        """``value`` held as a Secret (None and "" stay None); anything but text is a one-line
+        :class:`UsageError` that does not echo it."""
+        if value is None or value == "" or isinstance(value, Secret):
+            return value or None  # type: ignore[return-value]
+        if not isinstance(value, str):
+            raise UsageError(f"api_key must be a string, not {type(value).__name__} (e.g. "
+                             "api_key=os.environ['OPENAI_API_KEY'], or a key read with "
+                             "Path(...).read_text().strip())")
+        return cls(value)
+
+    def reveal(self) -> str:
+        """The key itself, for the SDK client (never for display)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret is not pickled")
 
 
 def remember(*values: str | None) -> None:

@@ -138,3 +138,48 @@ def test_redaction_forms() -> None:
     assert mask_known("use https://user:pass@host/ with sk-forms-0123456789 or p@ss-word-99") == \
         "use https://user:pass@host/ with *** or ***"
     assert mask_known("version 2024 of bob's api") == "version 2024 of bob's api"
+
+
+def test_verbose_tracebacks_show_no_key(tmp_path: Path, fake: FakeLLMServer) -> None:
+    """``%xmode Verbose`` prints every frame's locals: failing calls made with an explicit
+    ``api_key=`` (and the environment's key) leave the key in no output a saved notebook
+    keeps, and in no cache file."""
+    from tests.fakes import Reply
+    from tests.kernel import Kernel
+
+    key = "sk-explicit-VERBOSE-0123456789"
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"),
+                               tmp_path / "cache")
+    fake.default = Reply(text=" ".join(["slow"] * 40), chunk_delay=0.1)
+    env["EXPLICIT_KEY"] = key  # the cells read it: the key is in no cell's source either
+    make = "LoadModel('openai', 'api', 'gpt-4o-mini', api_key=os.environ['EXPLICIT_KEY']{})"
+    cells = [
+        "%xmode Verbose",
+        "import os\nfrom memories_magics import LoadModel\n" + make.format(".encode()"),  # 1 line
+        "import memories_magics.providers.base as base\nbuilt = base.Provider.__init__\n"
+        "base.Provider.__init__ = lambda self, config, api_key=None: 1 / 0\n"
+        "try:\n    " + make.format("") + "\nfinally:\n    base.Provider.__init__ = built",
+        "m = " + make.format("") + "\nm.get_response('hi', seed=None)\n1 / 0",
+        "%%llm gpt-4o-mini --seed 1\nhi",  # Ctrl-C mid-stream
+        "base.Provider.client(m._provider, 'unexpected')",  # a TypeError in our frames
+    ]
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics")
+        runs = [kernel.run(cell, interrupt_after=1.0 if "--seed 1" in cell else None)
+                for cell in cells]
+    errors = [run.error for run in runs[1:]]
+    assert [e and e["ename"] for e in errors] == ["UsageError", "ZeroDivisionError",
+                                                  "ZeroDivisionError", None, "TypeError"]
+    assert errors[0]["traceback"] == [
+        "UsageError: api_key must be a string, not bytes (e.g. api_key=os.environ["
+        "'OPENAI_API_KEY'], or a key read with Path(...).read_text().strip())"]
+    assert "Secret('***')" in "".join(errors[1]["traceback"]), "the locals print the holder"
+    assert runs[4].result["application/vnd.memories-magics.result+json"]["interrupted"]
+    saved = json.dumps([run.of_type("stream", "display_data", "update_display_data",
+                                    "execute_result", "error") for run in runs],
+                       ensure_ascii=False)  # a saved notebook's outputs (its cells are typed)
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    for secret in (key, planted_key("openai")):
+        at = saved.find(secret)
+        assert at < 0, saved[max(0, at - 300):at + 100]
+        assert secret.encode() not in stored

@@ -16,6 +16,7 @@ from typing import Any
 from ..config import ModelSpec
 from ..engine import Engine, default_engine
 from ..errors import ContextFullError, MemoriesError, StreamCutError, UsageError
+from ..secrets import Secret
 from ..types import Chunk, Message, Request, Response
 
 DEPLOYMENT_TYPES = ("local", "api")
@@ -43,8 +44,9 @@ class LoadModel:
     """
 
     def __init__(self, model_provider: str, deployment_type: str, model_name: str,
-                 api_key: str | None = None, *, cache: str | None = None,
+                 api_key: str | Secret | None = None, *, cache: str | None = None,
                  engine: Engine | None = None) -> None:
+        api_key = Secret.of(api_key)  # first: a traceback from here on prints ***
         if deployment_type not in DEPLOYMENT_TYPES:
             raise UsageError(f"deployment_type must be one of {', '.join(DEPLOYMENT_TYPES)}, "
                              f"not {deployment_type!r}")

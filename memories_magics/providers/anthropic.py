@@ -25,7 +25,7 @@ class AnthropicProvider(Provider):
         import anthropic
 
         return anthropic.Anthropic(
-            api_key=self.api_key(), base_url=self.base_url(),
+            api_key=self.api_key().reveal(), base_url=self.base_url(),
             max_retries=self.setting("max_retries", 2), timeout=self.setting("timeout_s", 60),
             http_client=anthropic.DefaultHttpxClient(event_hooks=self.http_hooks()))
 

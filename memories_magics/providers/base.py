@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config
 from ..errors import MemoriesError, MissingKeyError, ProviderError
-from ..secrets import redact, remember, remember_url
+from ..secrets import Secret, redact, remember_url
 from ..types import Chunk, Request, Response
 from . import watch
 
@@ -44,13 +44,11 @@ class Provider:
     #: that compute the answer here rather than wait for a server.
     bounded_by_timeout: bool = True
 
-    def __init__(self, config: Config, api_key: str | None = None) -> None:
+    def __init__(self, config: Config, api_key: str | Secret | None = None) -> None:
+        self._explicit_key = Secret.of(api_key)  # first: a traceback from here prints ***
         self.config = config
-        self._explicit_key = api_key
-        if api_key:
-            remember(api_key)
         self._client: Any = None
-        self._client_for: tuple[str, str | None] | None = None
+        self._client_for: tuple[Secret, str | None] | None = None
         self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -61,22 +59,22 @@ class Provider:
         """Whether a key is available (always true for providers that need none)."""
         return self.key_env is None or bool(self._find_key())
 
-    def _find_key(self) -> str | None:
+    def _find_key(self) -> Secret | None:
         if self._explicit_key:
             return self._explicit_key
         for env in (self.key_env, *self.alt_key_envs):
             if env and os.environ.get(env):
-                return os.environ[env]
+                return Secret(os.environ[env])
         return None
 
-    def api_key(self) -> str:
-        """The key to use, or a :class:`MissingKeyError` naming the variable to set."""
+    def api_key(self) -> Secret:
+        """The key to use (``.reveal()`` it for the SDK), or a :class:`MissingKeyError` naming
+        the variable to set."""
         key = self._find_key()
         if not key:
             raise MissingKeyError(
                 f"{self.name}: no API key; set {self.key_env} (e.g. %env {self.key_env}=...) "
                 "or use the keyless local model with %llm use local:smollm2")
-        remember(key)
         return key
 
     def base_url(self) -> str | None:

@@ -26,7 +26,7 @@ class CohereProvider(Provider):
         import cohere
         import httpx
 
-        return cohere.ClientV2(api_key=self.api_key(), base_url=self.base_url(),
+        return cohere.ClientV2(api_key=self.api_key().reveal(), base_url=self.base_url(),
                                max_retries=self.setting("max_retries", 2),
                                timeout=self.setting("timeout_s", 60),
                                httpx_client=httpx.Client(event_hooks=self.http_hooks(),

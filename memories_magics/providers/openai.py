@@ -23,7 +23,7 @@ class OpenAIProvider(Provider):
     def _make_client(self) -> Any:
         import openai
 
-        return openai.OpenAI(api_key=self.api_key(), base_url=self.base_url(),
+        return openai.OpenAI(api_key=self.api_key().reveal(), base_url=self.base_url(),
                              max_retries=self.setting("max_retries", 2),
                              timeout=self.setting("timeout_s", 60),
                              http_client=openai.DefaultHttpxClient(event_hooks=self.http_hooks()))
