@@ -119,7 +119,7 @@ def best_confidence(candidates: list[Candidate]) -> Aggregate:
     note = f"; without log-probabilities: {', '.join(missing)}" if missing else ""
     detail = f"mean token log-probability {top:.3f}{note}"
     return _pick("best_confidence", candidates, scored, math.exp(top),
-                 "{winner} has the highest mean token log-probability " f"({top:.3f}){note}",
+                 f"{{winner}} has the highest mean token log-probability ({top:.3f}){note}",
                  detail)
 
 

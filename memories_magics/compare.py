@@ -18,8 +18,8 @@ from .aggregate import Aggregate, Candidate, aggregate
 from .config import ModelSpec
 from .engine import Engine
 from .errors import MemoriesError
-from .providers.base import redact
 from .result import LLMResult
+from .secrets import redact
 from .types import Request
 
 #: How long an interrupted comparison waits for models to notice before returning.
@@ -98,7 +98,7 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
     """Run every request concurrently. Callbacks run on the calling thread, which is the one
     that may be interrupted: Ctrl-C stops all models and keeps what they had streamed.
     Setting ``cancel`` (e.g. the panel's Stop button, from another thread) does the same."""
-    outcomes = [ModelOutcome(spec, request) for spec, request in zip(specs, requests)]
+    outcomes = [ModelOutcome(spec, request) for spec, request in zip(specs, requests, strict=True)]
     events: queue.Queue[tuple[str, int, Any]] = queue.Queue()
     cancel = cancel if cancel is not None else threading.Event()
 
@@ -160,8 +160,9 @@ def summarise(prompt: str, outcomes: list[ModelOutcome], method: str,
               diff_mode: str) -> CompareResult:
     """Aggregate the successful answers and pick the pair to diff (first two that answered)."""
     answered = [i for i, o in enumerate(outcomes) if o.result is not None]
-    candidates = [Candidate(outcomes[i].label, outcomes[i].result.text,
-                            outcomes[i].result.response.logprobs) for i in answered]
+    results = [r for r in (outcomes[i].result for i in answered) if r is not None]
+    candidates = [Candidate(outcomes[i].label, r.text, r.response.logprobs)
+                  for i, r in zip(answered, results, strict=True)]
     found = aggregate(method, candidates)
     if found is not None and found.winner is not None:
         found = Aggregate(found.method, answered[found.winner], found.score, found.explanation,

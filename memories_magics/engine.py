@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,7 +205,7 @@ class Engine:
                stream: bool = True, provider: Provider | None = None,
                cancel: threading.Event | None = None,
                tools: dict[str, Callable[..., Any]] | None = None,
-               on_call: Callable[[], None] | None = None) -> Iterator[Event]:
+               on_call: Callable[[], None] | None = None) -> Generator[Event, None, None]:
         """Answer ``request`` from the cache or the provider, by cache mode.
 
         ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
@@ -213,8 +213,8 @@ class Engine:
         complete, valid answers are written. ``provider`` is the one to ask (default: the
         engine's for ``spec``; the Python API passes one built with its own key, so no key
         travels as an argument). With ``tools`` the whole exchange is one answer (cached
-        under the first request, replayed without running a function). ``on_call`` runs just before the
-        provider is called; setting ``cancel`` stops the call and ends with what arrived,
+        under the first request, replayed without running a function). ``on_call`` runs just
+        before the provider is called; setting ``cancel`` stops the call and ends with what arrived,
         marked interrupted. A stream cut after some text ends with a Response whose
         ``error`` says so; Ctrl-C raises :class:`Interrupted` with the partial answer.
         Closing the generator early caches nothing.
@@ -264,7 +264,7 @@ class Engine:
 
     def answer_chain(self, specs: Sequence[ModelSpec],
                      make_request: Callable[[ModelSpec], Request],
-                     **options: Any) -> Iterator[Event]:
+                     **options: Any) -> Generator[Event, None, None]:
         """:meth:`answer` over ``specs`` in order (a model and its fallbacks): a model that
         errors before answering (no key, no runtime, HTTP error, replay miss, can't call the
         tools) is skipped, with an :class:`Attempt` event before each model."""
@@ -322,7 +322,7 @@ class Engine:
             totals.cost_usd += spec.cost(response.usage.input_tokens, response.usage.output_tokens)
 
 
-def interrupt(events: Iterator[Event]) -> Response | None:
+def interrupt(events: Generator[Event, None, None]) -> Response | None:
     """Ctrl-C arrived while the consumer of ``events`` was busy between two events: deliver
     it inside the driver, which answers with the partial Response (None if it had none)."""
     try:

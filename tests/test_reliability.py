@@ -139,7 +139,7 @@ def test_cohere_stream_retry_checks_retry_after(retry_after, tmp_path, monkeypat
     fake.script(Reply(status=429, retry_after=retry_after), Reply(text="after the wait"))
     started = time.monotonic()
     if retry_after == 3600:  # a wait past the deadline: the 429 at once, not an hour's sleep
-        with pytest.raises(ProviderError, match="HTTP 429.*rate limited"):
+        with pytest.raises(ProviderError, match=r"HTTP 429.*rate limited"):
             ask(engine, "cohere")
         assert len(fake.requests) == 1
     else:  # nonsense: the usual backoff

@@ -170,9 +170,9 @@ def test_verbose_tracebacks_show_no_key(tmp_path: Path, fake: FakeLLMServer) -> 
     errors = [run.error for run in runs[1:]]
     assert [e and e["ename"] for e in errors] == ["UsageError", "ZeroDivisionError",
                                                   "ZeroDivisionError", None, "TypeError"]
-    assert errors[0]["traceback"] == [
+    assert errors[0]["traceback"] == [(
         "UsageError: api_key must be a string, not bytes (e.g. api_key=os.environ["
-        "'OPENAI_API_KEY'], or a key read with Path(...).read_text().strip())"]
+        "'OPENAI_API_KEY'], or a key read with Path(...).read_text().strip())")]
     assert "Secret('***')" in "".join(errors[1]["traceback"]), "the locals print the holder"
     assert runs[4].result["application/vnd.memories-magics.result+json"]["interrupted"]
     saved = json.dumps([run.of_type("stream", "display_data", "update_display_data",

@@ -219,7 +219,7 @@ class MultiModelInference:
     """
 
     def __init__(self, models: list[LoadModel], aggregation_method: str = "consensus") -> None:
-        from ..aggregate import AGGREGATION_METHODS
+        from ..vocabulary import AGGREGATION_METHODS
 
         if not models:
             raise UsageError("MultiModelInference needs at least one LoadModel")
@@ -252,7 +252,7 @@ class MultiModelInference:
 
         with ThreadPoolExecutor(max_workers=len(self.models)) as pool:
             results = list(pool.map(ask, self.models))
-        self.responses = dict(zip(self._names(), results))
+        self.responses = dict(zip(self._names(), results, strict=True))
         return self.responses
 
     def get_aggregated_response(self) -> dict[str, Any]:
@@ -270,5 +270,6 @@ class MultiModelInference:
                            for name, r in answered])
         if found is None:
             raise UsageError("no model answered; see the errors in get_responses()")
-        return {"method": found.method, "model": None if found.winner is None else answered[found.winner][0],
+        model = None if found.winner is None else answered[found.winner][0]
+        return {"method": found.method, "model": model,
                 "score": found.score, "explanation": found.explanation, "text": found.text}

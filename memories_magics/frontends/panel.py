@@ -515,7 +515,7 @@ class Panel(widgets.VBox):
         except MemoriesError as exc:
             status = self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - shown in the panel, never lost in a thread
-            from ..providers.base import redact
+            from ..secrets import redact
 
             status = self._fail(redact(f"{type(exc).__name__}: {exc}"))
         finally:

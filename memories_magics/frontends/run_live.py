@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import ModelSpec
-from ..engine import Attempt, Engine, Interrupted, interrupt
+from ..engine import Attempt, Engine, interrupt
+from ..received import Interrupted
 from ..result import LLMResult
 from ..types import Chunk, Request, Response, ToolStep
 

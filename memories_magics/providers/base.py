@@ -179,7 +179,7 @@ class Provider:
         ceiling = call.remaining() if call is not None else float(self.setting("timeout_s", 60))
         if retry_after is not None and math.isfinite(retry_after) and retry_after >= 0:
             return min(retry_after, ceiling)
-        return min(0.5 * 2 ** attempt, ceiling)
+        return min(0.5 * 2.0 ** attempt, ceiling)
 
     def failure(self, kind: str, detail: str = "") -> ProviderError:
         """A one-line :class:`ProviderError` of ``kind`` (see :class:`ProviderError`; ``html``
@@ -256,7 +256,7 @@ def _retry_after_of(exc: Exception) -> float | None:
     response = getattr(exc, "response", None) or getattr(exc, "raw_response", None)
     headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
     try:
-        return float(headers.get("retry-after"))
+        return float(headers.get("retry-after"))  # type: ignore[arg-type]  # None: TypeError
     except (TypeError, ValueError, AttributeError):
         return None
 

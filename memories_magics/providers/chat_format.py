@@ -91,7 +91,8 @@ def parse_arguments(raw: Any) -> dict[str, Any]:
 def parse_completion(raw: Any, request: Request) -> Response:
     """A non-streamed chat completion as a Response."""
     choice = raw.choices[0]
-    calls = tuple(ToolCall(id=c.id, name=c.function.name, arguments=parse_arguments(c.function.arguments))
+    calls = tuple(ToolCall(id=c.id, name=c.function.name,
+                           arguments=parse_arguments(c.function.arguments))
                   for c in getattr(choice.message, "tool_calls", None) or ())
     return Response(text=_text(choice.message.content), model=request.model,
                     provider=request.provider, finish_reason=finish_reason(choice.finish_reason),

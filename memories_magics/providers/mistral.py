@@ -32,7 +32,8 @@ class MistralProvider(Provider):
         retry = RetryConfig("backoff", BackoffStrategy(500, 8000, 2.0, budget_ms),
                             retry_connection_errors=True,
                             status_codes_override=["429", "5XX"]) if retries else None
-        return Mistral(api_key=self.api_key().reveal(), server_url=self.base_url(), retry_config=retry,
+        return Mistral(api_key=self.api_key().reveal(), server_url=self.base_url(),
+                       retry_config=retry,
                        timeout_ms=int(self.setting("timeout_s", 60) * 1000),
                        client=httpx2.Client(event_hooks=self.http_hooks(), follow_redirects=True))
 

@@ -16,6 +16,7 @@ thread that runs the SDK; HTTP traffic outside a watched call passes untouched.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import math
@@ -24,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any
 
 _local = threading.local()
 
@@ -60,7 +61,7 @@ class CallWatch:
         if self.deadline == math.inf:
             self.deadline = time.monotonic() + self.seconds
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> CallWatch:
         """``with watch:`` makes this the current thread's watched call while the SDK runs."""
         self._previous.append(getattr(_local, "watch", None))
         _local.watch = self
@@ -89,10 +90,8 @@ class CallWatch:
             stream = response.extensions.get("network_stream")
             sock = stream.get_extra_info("socket") if stream is not None else None
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):  # already closed
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass  # already closed
 
 
 def current() -> CallWatch | None:
