@@ -71,6 +71,10 @@ class Received:
         elif response.finish_reason is None and not self.interrupted:
             response.error = (f"the stream was cut after {len(response.text):,} characters: "
                               "it ended without saying the answer was finished")
+        elif response.finish_reason == "stop" and not (
+                response.text.strip() or response.tool_calls or self.steps):
+            response.error = ("the model sent an empty answer that claims it finished (as a "
+                              "failing proxy does); re-run it")
         return response
 
 

@@ -167,6 +167,21 @@ def test_lone_surrogates_are_replaced_at_the_provider_boundary(provider, stream,
     assert engine.cache().get(request).text == response.text
 
 
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_empty_stop_is_shown_with_a_note_and_not_cached(provider, stream, tmp_path,
+                                                           monkeypatch, fake) -> None:
+    engine = engine_with(tmp_path, monkeypatch, fake)
+    fake.default = Reply(text="", chunks=[" "])  # LiteLLM's answer when its backend failed
+    spec = engine.model(f"{provider}:test-model")
+    request = engine.request(spec, "hi")
+    response = engine.run(spec, request, cache="use", stream=stream)
+    assert response.finish_reason == "stop" and not response.cacheable
+    plain = result_bundle(LLMResult(response, spec, request))["text/plain"]
+    assert "the model sent an empty answer that claims it finished" in plain
+    assert "not cached" in plain and engine.cache().get(request) is None
+
+
 def test_interrupt_mid_compare_and_mid_tool_loop(tmp_path, fake) -> None:
     env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"),
                                tmp_path / "cache")

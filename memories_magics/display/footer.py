@@ -42,6 +42,8 @@ def _state(response: Any) -> FooterItem | None:
         why = f" ({response.error})" if response.error else ""
         return {"kind": "truncated",
                 "text": f"truncated: the stream ended early{why}, not cached"}
+    if response.error:  # e.g. an empty answer that claims it finished
+        return {"kind": "error", "text": f"{response.error}, not cached"}
     if response.finish_reason == "length":
         return {"kind": "max_tokens", "text": "stopped at --max-tokens"}
     if response.finish_reason == "content_filter":
