@@ -84,7 +84,20 @@ def _parse(text: str, origin: str) -> dict[str, Any]:
                           "fix the JSON or unset " + USER_CONFIG_ENV) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a JSON object with a \"models\" key")
+    from .config_schema import check  # pydantic, imported when a config is first read
+
+    check(data, origin)
     return data
+
+
+def _read(path: Path) -> str:
+    """The text of the user's file; bytes that aren't UTF-8 are one line."""
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                          f"offset {exc.start}); save it as UTF-8 or unset "
+                          f"{USER_CONFIG_ENV}") from None
 
 
 def user_config_path() -> Path | None:
@@ -119,7 +132,7 @@ class Config:
         data = _parse(packaged.read_text("utf-8"), "packaged model_config.json")
         path = user_config_path()
         if path is not None:
-            data = _deep_merge(data, _parse(path.read_text("utf-8"), str(path)))
+            data = _deep_merge(data, _parse(_read(path), str(path)))
         return cls(data)
 
     @staticmethod

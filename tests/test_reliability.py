@@ -19,7 +19,7 @@ from memories_magics.display.compare_view import compare_bundle
 from memories_magics.display.render import RESULT_MIME, result_bundle
 from memories_magics.display.safe import MAX_DISPLAY_CHARS
 from memories_magics.engine import Engine
-from memories_magics.errors import ProviderError
+from memories_magics.errors import ConfigError, ProviderError
 from memories_magics.result import LLMResult
 from memories_magics.types import Request, Response, Usage
 from tests.conftest import PROVIDERS, provider_environment, write_test_config
@@ -46,6 +46,8 @@ FAULTS = [
     ("huge answer", "display cut at 20,000 characters; full text in -o VAR / _.text"),
     ("invalid UTF-8 in an answer", "replaced with U+FFFD; output still renders"),
     ("invalid model_config.json", "one line: file, line, column, what is wrong"),
+    ("model_config.json of the wrong shape or not UTF-8",
+     "one line: file, key, what it should be (pydantic)"),
     ("API key in env or api_key=", "never in outputs, notebook JSON, cache, errors or reprs"),
 ]
 
@@ -313,6 +315,38 @@ def test_invalid_config_names_file_line_and_problem(tmp_path, fake) -> None:
         error = kernel.run("%%llm\nhi").error["traceback"]
     assert error == [(f"ConfigError: {broken}, line 2 column 30: Expecting property name "
                       "enclosed in double quotes; fix the JSON or unset MEMORIES_MAGICS_CONFIG")]
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({"models": []}, "models should be a valid dictionary, not list"),
+    ({"models": {"x": {"provider": "openai", "config": None}}},
+     "models.x.config should be a valid dictionary, not None"),
+    ({"models": {"x": {"provider": "openai", "pricing": {"input": "free"}}}},
+     "models.x.pricing.input should be a valid number, not 'free'"),
+    ({"global_settings": {"max_tool_rounds": 0}},
+     "global_settings.max_tool_rounds should be greater than 0, not 0"),
+    ({"fallbacks": {"gpt-4o-mini": "claude-haiku"}},
+     "fallbacks.gpt-4o-mini should be a valid list, not 'claude-haiku'"),
+    ({"models": {"x": {"provider": "openai", "config": {"supports_vision": "yes"}}}},
+     "models.x.config.supports_vision should be a valid boolean, not 'yes'"),
+])
+def test_config_of_the_wrong_shape_is_one_line(data, problem, tmp_path, monkeypatch) -> None:
+    path = tmp_path / "model_config.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("MEMORIES_MAGICS_CONFIG", str(path))
+    with pytest.raises(ConfigError) as caught:
+        Config.load()
+    assert str(caught.value) == f"{path}: {problem}; fix the file or unset MEMORIES_MAGICS_CONFIG"
+
+
+def test_config_in_latin_1_is_one_line(tmp_path) -> None:
+    path = tmp_path / "model_config.json"
+    path.write_bytes('{"models": {"café": {"provider": "openai"}}}'.encode("latin-1"))
+    with Kernel({"MEMORIES_MAGICS_CONFIG": str(path)}) as kernel:
+        kernel.run("%load_ext memories_magics")
+        error = kernel.run("%%llm\nhi").error["traceback"]
+    assert error == [(f"ConfigError: {path}: not UTF-8 text (byte 0xe9 at offset 16); save it "
+                      "as UTF-8 or unset MEMORIES_MAGICS_CONFIG")]
 
 
 def test_fault_table_matches_the_readme() -> None:
