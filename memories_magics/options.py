@@ -106,6 +106,23 @@ OPTIONS: dict[str, Option] = _load()
 REQUEST_OPTIONS: tuple[str, ...] = tuple(n for n, o in OPTIONS.items() if o.role == "request")
 
 
+def magic_parser() -> Callable[[F], F]:
+    """IPython's ``@magic_arguments()`` (untyped there): the outermost decorator of a magic,
+    building its parser from the argument decorators below it."""
+    from IPython.core.magic_arguments import magic_arguments
+
+    decorator: Callable[[F], F] = magic_arguments()
+    return decorator
+
+
+def magic_argument(*flags: str, **kwargs: Any) -> Callable[[F], F]:
+    """IPython's ``@argument`` (untyped there), for a magic's own positional arguments."""
+    from IPython.core.magic_arguments import argument
+
+    decorator: Callable[[F], F] = argument(*flags, **kwargs)
+    return decorator
+
+
 def magic_options(magic: str) -> Callable[[F], F]:
     """The ``magic_arguments`` decorators for every option ``magic`` ("llm", "compare") takes."""
     from IPython.core.magic_arguments import argument
