@@ -111,16 +111,24 @@ def magic_parser() -> Callable[[F], F]:
     building its parser from the argument decorators below it."""
     from IPython.core.magic_arguments import magic_arguments
 
-    decorator: Callable[[F], F] = magic_arguments()
-    return decorator
+    build = magic_arguments()
+
+    def decorate(func: F) -> F:
+        built: F = build(func)
+        return built
+    return decorate
 
 
 def magic_argument(*flags: str, **kwargs: Any) -> Callable[[F], F]:
     """IPython's ``@argument`` (untyped there), for a magic's own positional arguments."""
     from IPython.core.magic_arguments import argument
 
-    decorator: Callable[[F], F] = argument(*flags, **kwargs)
-    return decorator
+    add = argument(*flags, **kwargs)
+
+    def decorate(func: F) -> F:
+        added: F = add(func)
+        return added
+    return decorate
 
 
 def magic_options(magic: str) -> Callable[[F], F]:

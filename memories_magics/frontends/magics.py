@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from IPython.core import magic as ipython_magic
 from IPython.core.error import UsageError as IPythonUsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic import Magics, magics_class
 
 from ..errors import ContextFullError, UsageError
-from ..options import REQUEST_OPTIONS, check_args, magic_options
+from ..options import (
+    REQUEST_OPTIONS,
+    check_args,
+    magic_argument,
+    magic_options,
+    magic_parser,
+)
 from ..vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
@@ -18,6 +25,22 @@ if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_e
     from ..engine import Engine
     from ..threads import ThreadStore
     from ..types import Message, Request
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _bare(marker: Callable[[Any], Any]) -> Callable[[_F], _F]:
+    """IPython annotates its method markers as returning "the function or a decorator" (they
+    also take a name); used bare, as here, they return the function, which this says."""
+
+    def mark(func: _F) -> _F:
+        marked: _F = marker(func)
+        return marked
+    return mark
+
+
+line_cell_magic = _bare(ipython_magic.line_cell_magic)
+cell_magic = _bare(ipython_magic.cell_magic)
 
 SUBCOMMANDS = {
     "models": "every known model: provider, local/api, key present?, streaming, tools",
@@ -68,6 +91,14 @@ class LLMMagics(Magics):
         self._threads: ThreadStore | None = None
 
     @property
+    def user_ns(self) -> dict[str, Any]:
+        """The notebook's namespace (these magics are only registered on a shell)."""
+        if self.shell is None:
+            raise UsageError("memories_magics' magics run in IPython: %load_ext memories_magics")
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
+    @property
     def engine(self) -> Engine:
         """The kernel's engine, created on first use (not at ``%load_ext``)."""
         if self._engine is None:
@@ -75,12 +106,13 @@ class LLMMagics(Magics):
 
             self._engine = default_engine()
         if self._engine.user_ns is None:
-            self._engine.user_ns = self.shell.user_ns
+            self._engine.user_ns = self.user_ns
         return self._engine
 
-    @magic_arguments()
-    @argument("model", nargs="?", help="provider:model or alias (default: %%llm use, else smollm2)")
-    @argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
+    @magic_parser()
+    @magic_argument("model", nargs="?",
+                    help="provider:model or alias (default: %%llm use, else smollm2)")
+    @magic_argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
     @magic_options("llm")
     @line_cell_magic
     def llm(self, line: str, cell: str | None = None) -> Any:
@@ -106,11 +138,12 @@ class LLMMagics(Magics):
         turn = CellTurn(self.threads, self.shell, args)
         spec = self.engine.model(turn.model(args.model_option or args.model))
         chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
-        tools, schemas = None, ()
+        tools = None
+        schemas: tuple[dict[str, Any], ...] = ()
         if args.tools:
             from ..tools import function_schema, resolve_tools
 
-            tools = resolve_tools(args.tools, self.shell.user_ns)
+            tools = resolve_tools(args.tools, self.user_ns)
             schemas = tuple(function_schema(f) for f in tools.values())
 
         def make_request(model: ModelSpec) -> Request:
@@ -125,11 +158,11 @@ class LLMMagics(Magics):
             raise turn.too_long(exc, spec) from None
         add_note(result, turn.record(prompt, [(spec.label, result.label, result.response)]))
         if args.output:
-            self.shell.user_ns[args.output] = result
+            self.user_ns[args.output] = result
         return result
 
-    @magic_arguments()
-    @argument("models", nargs="*", help="two or more provider:model ids or aliases")
+    @magic_parser()
+    @magic_argument("models", nargs="*", help="two or more provider:model ids or aliases")
     @magic_options("compare")
     @cell_magic
     def compare(self, line: str, cell: str) -> Any:
@@ -156,7 +189,7 @@ class LLMMagics(Magics):
         for outcome in done:
             add_note(outcome.result, note)
         if args.output:
-            self.shell.user_ns[args.output] = result
+            self.user_ns[args.output] = result
         return result
 
     def _prompt(self, cell: str, magic: str) -> str:
@@ -164,7 +197,7 @@ class LLMMagics(Magics):
             raise UsageError(f"the cell is empty: write the prompt below the {magic} line")
         from ..interpolate import interpolate
 
-        return interpolate(cell.strip(), self.shell.user_ns)
+        return interpolate(cell.strip(), self.user_ns)
 
     def _request(self, spec: ModelSpec, messages: list[Message], args: Any,
                  tools: tuple[dict[str, Any], ...] = (), *, system: str | None) -> Request:
@@ -246,7 +279,8 @@ class LLMMagics(Magics):
                   f"{shown_path(info['directory'])} (mode: {self.engine.cache_mode})")
         elif action == "clear":
             removed = self.engine.cache().clear()
-            print(f"Cleared {removed} cached answers from {shown_path(self.engine.cache().directory)}")
+            shown = shown_path(self.engine.cache().directory)
+            print(f"Cleared {removed} cached answers from {shown}")
         elif action == "dir" and len(rest) == 2:
             print(f"Cache directory: {shown_path(self.engine.set_cache_dir(rest[1]).directory)}")
         elif action == "mode" and len(rest) == 2:

@@ -43,17 +43,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.util import find_spec
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..vocabulary import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
 from ..config import ModelSpec
 from ..engine import Engine, default_engine
 from ..errors import MemoriesError, UsageError
 from ..interpolate import interpolate
 from ..result import LLMResult
 from ..types import Request
+from ..vocabulary import AGGREGATION_METHODS, CACHE_MODES, DIFF_MODES, FORMATS
+
+if TYPE_CHECKING:  # compare.py loads on the first comparison
+    from ..compare import CompareResult
 
 #: What viewers without a widget manager show instead of the panel.
 FALLBACK_TEXT = ("memories_magics panel: needs a widget front end (JupyterLab, Notebook 7, "
@@ -217,7 +220,7 @@ class Settings:
                               logprobs=self.compare and self.aggregate == "best_confidence")
 
 
-class OptionalValue(widgets.HBox):
+class OptionalValue(widgets.HBox):  # type: ignore[misc]  # ipywidgets ships no types
     """A checkbox and a value widget: :attr:`value` is None (the model's default) until the
     box is ticked; moving the widget ticks it."""
 
@@ -293,7 +296,7 @@ class HistoryEntry:
 
 
 # -- the panel -----------------------------------------------------------------------------
-class Panel(widgets.VBox):
+class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no types
     """The panel widget. Drive it from Python as a user would from the browser:
 
     set :attr:`prompt`, :attr:`models` (a tuple of model names), :attr:`system`,
@@ -394,7 +397,7 @@ class Panel(widgets.VBox):
 
     # -- front ends without widgets --------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = FALLBACK_TEXT
         return bundle
 
@@ -583,6 +586,7 @@ class Panel(widgets.VBox):
         entry = self._history[index]
         cache = self.engine.cache()
         settings = entry.settings
+        result: CompareResult | LLMResult
         if settings.compare:
             from ..compare import ModelOutcome, summarise
 

@@ -18,8 +18,9 @@ from ..result import LLMResult
 from ..types import Chunk, Request, Response, ToolStep
 
 
-def answer_live(engine: Engine, chain: list[ModelSpec], make_request: Callable[[ModelSpec], Request],
-                *, fmt: str, cache: str | None, stream: bool,
+def answer_live(engine: Engine, chain: list[ModelSpec],
+                make_request: Callable[[ModelSpec], Request], *, fmt: str, cache: str | None,
+                stream: bool,
                 tools: dict[str, Callable[..., Any]] | None = None,
                 cancel: threading.Event | None = None, **view_options: Any) -> LLMResult:
     """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView; tool
