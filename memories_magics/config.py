@@ -174,6 +174,8 @@ class Config:
             for spec in self.models.values():
                 if spec.provider == provider and name in (spec.name, spec.alias):
                     return spec
+            if provider == "local" and not _looks_like_path(name):
+                raise _unknown(model_id, self.known_ids())  # a typo of an alias, not a file
             if provider in providers and name:
                 if provider == "local":
                     return ModelSpec(provider="local", name=name, type="local", gguf=name,
@@ -183,8 +185,18 @@ class Config:
                 raise UnknownModelError(
                     f"unknown provider {provider!r} in {model_id!r}; known providers: "
                     f"{', '.join(providers)}")
-        close = difflib.get_close_matches(model_id, self.known_ids(), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise UnknownModelError(
-            f"unknown model {model_id!r}; {hint}use provider:model (e.g. openai:gpt-4o-mini) "
-            "or see %llm models")
+        raise _unknown(model_id, self.known_ids())
+
+
+def _looks_like_path(name: str) -> bool:
+    """Whether ``local:<name>`` names a file (``/m/x.gguf``, ``x.gguf``, ``~/x``), not an alias."""
+    return name.endswith(".gguf") or "/" in name or os.sep in name or name.startswith("~")
+
+
+def _unknown(model_id: str, known: list[str]) -> UnknownModelError:
+    """The one error for a model nobody knows, with the close matches (magic and API alike)."""
+    close = difflib.get_close_matches(model_id, known, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return UnknownModelError(
+        f"unknown model {model_id!r}; {hint}use provider:model (e.g. openai:gpt-4o-mini), "
+        "local:/path/model.gguf, or see %llm models")

@@ -106,12 +106,13 @@ OPTIONS: dict[str, Option] = _load()
 REQUEST_OPTIONS: tuple[str, ...] = tuple(n for n, o in OPTIONS.items() if o.role == "request")
 
 
-def magic_parser() -> Callable[[F], F]:
+def magic_parser(name: str | None = None) -> Callable[[F], F]:
     """IPython's ``@magic_arguments()`` (untyped there): the outermost decorator of a magic,
-    building its parser from the argument decorators below it."""
+    building its parser from the argument decorators below it. ``name`` is what its usage
+    line shows after "%" (``"%llm"`` shows the cell magic, ``%%llm``)."""
     from IPython.core.magic_arguments import magic_arguments
 
-    build = magic_arguments()
+    build = magic_arguments(name)
 
     def decorate(func: F) -> F:
         built: F = build(func)

@@ -101,3 +101,25 @@ export const CLEAR_CACHE_CODE = kernelCode('cache clear');
 export function cacheModeCode(mode: CacheMode): string {
   return kernelCode(`cache mode ${mode}`);
 }
+
+/**
+ * A Python expression, evaluated as a silent `user_expressions` request, that is the kernel's
+ * cache mode, or None while memories_magics has not run in it (nothing is imported for it).
+ */
+export const CACHE_MODE_EXPRESSION =
+  "(lambda m: m and m.default_engine().cache_mode)" +
+  "(__import__('sys').modules.get('memories_magics.engine'))";
+
+/**
+ * The cache mode in a `user_expressions` result for {@link CACHE_MODE_EXPRESSION} (its
+ * text/plain is the repr of a string), or null when unknown (an error, None, anything else).
+ */
+export function readCacheMode(value: unknown): CacheMode | null {
+  const result = value as { status?: unknown; data?: Record<string, unknown> } | null;
+  if (!result || result.status !== 'ok') {
+    return null;
+  }
+  const shown = result.data?.['text/plain'];
+  const mode = typeof shown === 'string' ? /^'([a-z_]+)'$/.exec(shown.trim())?.[1] : undefined;
+  return mode !== undefined && (CACHE_MODES as string[]).includes(mode) ? mode : null;
+}

@@ -8,12 +8,14 @@
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, Notification, showDialog, Dialog } from '@jupyterlab/apputils';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import {
+  CACHE_MODE_EXPRESSION,
   CLEAR_CACHE_CODE,
+  CacheMode,
   CommandIDs,
   DEFAULT_SETTINGS,
   ISettings,
@@ -22,6 +24,7 @@ import {
   compareCellSource,
   llmCellSource,
   loadsExtension,
+  readCacheMode,
   readSettings
 } from './commands';
 import { IActions } from './render';
@@ -116,6 +119,23 @@ async function runInKernel(panel: NotebookPanel, code: string): Promise<string> 
   return printed.trim();
 }
 
+/** The cache mode of a notebook's kernel, asked silently (no output, no execution count). */
+async function kernelCacheMode(panel: NotebookPanel): Promise<CacheMode | null> {
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel) {
+    return null;
+  }
+  const reply = await kernel.requestExecute({
+    code: '',
+    silent: true,
+    store_history: false,
+    allow_stdin: false,
+    user_expressions: { mode: CACHE_MODE_EXPRESSION }
+  }).done;
+  const content = reply.content as { user_expressions?: Record<string, unknown> };
+  return readCacheMode(content.user_expressions?.mode);
+}
+
 const commands: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Commands for the %%llm and %%compare magics, and their settings.',
@@ -129,8 +149,24 @@ const commands: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null
   ) => {
     let settings: ISettings = DEFAULT_SETTINGS;
-    // Replay mode as this extension last set it, per kernel id (reset when a kernel restarts).
-    const replay = new Map<string, boolean>();
+    // Each kernel's cache mode as the kernel last reported it, read again whenever a cell of
+    // its notebook has run (a cell may have changed it) and when the kernel changes.
+    const modes = new Map<string, CacheMode | null>();
+    const refreshMode = async (panel: NotebookPanel | null): Promise<CacheMode | null> => {
+      const id = panel?.sessionContext.session?.kernel?.id;
+      if (!panel || !id) {
+        return null;
+      }
+      let mode: CacheMode | null = null;
+      try {
+        mode = await kernelCacheMode(panel);
+      } catch {
+        mode = null; // a dead or restarting kernel: unknown
+      }
+      modes.set(id, mode);
+      app.commands.notifyCommandChanged(CommandIDs.toggleReplay);
+      return mode;
+    };
 
     if (settingRegistry) {
       settingRegistry
@@ -149,15 +185,17 @@ const commands: JupyterFrontEndPlugin<void> = {
       panel.sessionContext.statusChanged.connect((context, status) => {
         const id = context.session?.kernel?.id;
         if (id && (status === 'restarting' || status === 'autorestarting')) {
-          replay.delete(id);
+          modes.delete(id);
           app.commands.notifyCommandChanged(CommandIDs.toggleReplay);
         }
       });
-      panel.sessionContext.kernelChanged.connect(() =>
-        app.commands.notifyCommandChanged(CommandIDs.toggleReplay)
-      );
+      panel.sessionContext.kernelChanged.connect(() => void refreshMode(panel));
     });
-    tracker.currentChanged.connect(() => app.commands.notifyCommandChanged(CommandIDs.toggleReplay));
+    tracker.currentChanged.connect((_, panel) => void refreshMode(panel));
+    NotebookActions.executed.connect((_, { notebook }) => {
+      const panel = tracker.find(p => p.content === notebook) ?? null;
+      void refreshMode(panel);
+    });
 
     const hasNotebook = () => tracker.currentWidget !== null;
     const hasKernel = () => !!tracker.currentWidget?.sessionContext.session?.kernel;
@@ -185,11 +223,20 @@ const commands: JupyterFrontEndPlugin<void> = {
       notebook.deselectAll();
       notebook.activeCellIndex = index;
       notebook.mode = 'edit';
-      const editor = notebook.activeCell?.editor;
-      if (editor) {
-        editor.setCursorPosition({ line: 1, column: 0 });
-        editor.focus();
-      }
+      const cell = notebook.activeCell;
+      // The cursor goes on the prompt's line, once the cell's editor exists and after the
+      // command palette (if it ran this) has closed and given the focus back to the notebook:
+      // typing then writes the prompt instead of firing command-mode shortcuts.
+      void cell?.ready.then(() =>
+        requestAnimationFrame(() => {
+          if (notebook.isDisposed || notebook.activeCell !== cell || !cell.editor) {
+            return;
+          }
+          notebook.mode = 'edit';
+          cell.editor.setCursorPosition({ line: 1, column: 0 });
+          cell.editor.focus();
+        })
+      );
     };
 
     app.commands.addCommand(CommandIDs.insertLlm, {
@@ -242,18 +289,18 @@ const commands: JupyterFrontEndPlugin<void> = {
       isEnabled: hasKernel,
       isToggled: () => {
         const id = tracker.currentWidget?.sessionContext.session?.kernel?.id;
-        return !!id && replay.get(id) === true;
+        return !!id && modes.get(id) === 'replay';
       },
       execute: async () => {
         const panel = tracker.currentWidget;
-        const id = panel?.sessionContext.session?.kernel?.id;
-        if (!panel || !id) {
+        if (!panel?.sessionContext.session?.kernel) {
           return;
         }
-        const on = !replay.get(id);
         try {
+          // What the kernel says now, not what this extension last set: a cell may have
+          // changed it (%llm cache mode ...), or the kernel may have restarted.
+          const on = (await refreshMode(panel)) !== 'replay';
           const printed = await runInKernel(panel, cacheModeCode(on ? 'replay' : 'use'));
-          replay.set(id, on);
           Notification.info(
             printed ||
               (on ? 'Replay mode: answers come only from the cache' : 'Cache mode: use'),
@@ -262,7 +309,7 @@ const commands: JupyterFrontEndPlugin<void> = {
         } catch (error) {
           Notification.error(`Could not change the cache mode: ${(error as Error).message}`);
         }
-        app.commands.notifyCommandChanged(CommandIDs.toggleReplay);
+        await refreshMode(panel);
       }
     });
 

@@ -23,6 +23,11 @@ _COLUMN = ("flex:1 1 0;min-width:14em;border:1px solid rgba(128,128,128,.35);"
 _MARK = {"insert": "background:rgba(46,160,67,.25);text-decoration:none",
          "delete": "background:rgba(248,81,73,.25)"}
 _TAG = {"insert": "ins", "delete": "del"}
+#: Word and character marks coloured where a viewer keeps <style> (nbconvert, VS Code, Lab);
+#: elsewhere (GitHub) they stay struck out / underlined, the tags' own look.
+_DIFF_CLASS = "memories-magics-static-diff"
+_DIFF_STYLE = (f"<style>.{_DIFF_CLASS} ins{{{_MARK['insert']}}}"
+               f".{_DIFF_CLASS} del{{{_MARK['delete']}}}</style>")
 _GUTTER = {"equal": " ", "delete": "-", "insert": "+"}
 _PLAIN = {"delete": ("[-", "-]"), "insert": ("{+", "+}")}
 
@@ -64,9 +69,10 @@ def diff_html(ops: list[tuple[str, str]], mode: str = "word") -> str:
             f'<div style="{_MARK.get(op, "")}">{_GUTTER[op]} {escape_html(line)}</div>'
             for op, line in _lines(ops))
         return f'<div style="white-space:pre-wrap;font-family:monospace">{rows}</div>'
-    parts = [escape_html(text) if op in ("equal", "gap") else  # the tags' own styles mark them
+    parts = [escape_html(text) if op in ("equal", "gap") else
              f"<{_TAG[op]}>{escape_html(text)}</{_TAG[op]}>" for op, text in _spaced(ops, mode)]
-    return f'<div style="white-space:pre-wrap;overflow-wrap:break-word">{"".join(parts)}</div>'
+    return (f'{_DIFF_STYLE}<div class="{_DIFF_CLASS}" style="white-space:pre-wrap;'
+            f'overflow-wrap:break-word">{"".join(parts)}</div>')
 
 
 def diff_text(ops: list[tuple[str, str]], mode: str = "word") -> str:

@@ -117,8 +117,9 @@ def table_bundle(headers: list[str], rows: list[list[Any]], title: str = "") -> 
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
               for i, h in enumerate(headers)]
     plain = [title] if title else []
-    plain.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
-    plain += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in cells]
+    plain.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    plain += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
+              for r in cells]
 
     def row(tag: str, values: list[str]) -> str:
         return "<tr>" + "".join(f"<{tag}>{escape_html(v)}</{tag}>" for v in values) + "</tr>"

@@ -109,7 +109,7 @@ class LLMMagics(Magics):
             self._engine.user_ns = self.user_ns
         return self._engine
 
-    @magic_parser()
+    @magic_parser("%llm")  # usage shown as %%llm
     @magic_argument("model", nargs="?",
                     help="provider:model or alias (default: %%llm use, else smollm2)")
     @magic_argument("-m", "--model", dest="model_option", metavar="MODEL", help="same as MODEL")
@@ -161,7 +161,7 @@ class LLMMagics(Magics):
             self.user_ns[args.output] = result
         return result
 
-    @magic_parser()
+    @magic_parser("%compare")
     @magic_argument("models", nargs="*", help="two or more provider:model ids or aliases")
     @magic_options("compare")
     @cell_magic
@@ -169,8 +169,11 @@ class LLMMagics(Magics):
         """Ask several models the same prompt at once; columns stream side by side, then the
         aggregate and a diff of two answers are shown."""
         args = parse(self.compare, line)
-        if not args.models:
-            raise UsageError("name the models to compare, e.g. %%compare smollm2 gemma")
+        if len(args.models) < 2:
+            one = f"; to ask only {args.models[0]}, use %%llm {args.models[0]}" \
+                if args.models else ""
+            raise UsageError(f"%%compare needs two or more models, e.g. %%compare smollm2 gemma"
+                             f"{one}")
         from .run_live import compare_live
         from .thread_cells import CellTurn, add_note
 
@@ -283,12 +286,14 @@ class LLMMagics(Magics):
             print(f"Cleared {removed} cached answers from {shown}")
         elif action == "dir" and len(rest) == 2:
             print(f"Cache directory: {shown_path(self.engine.set_cache_dir(rest[1]).directory)}")
+        elif action == "mode" and len(rest) == 1:
+            print(f"Cache mode: {self.engine.cache_mode}")
         elif action == "mode" and len(rest) == 2:
             self.engine.cache_mode = check_mode(rest[1])
             print(f"Cache mode: {rest[1]}")
         else:
-            raise UsageError("usage: %llm cache info | clear | dir PATH | mode "
-                             + "|".join(CACHE_MODES))
+            raise UsageError("usage: %llm cache info | clear | dir PATH | mode ["
+                             + "|".join(CACHE_MODES) + "]")
 
     def _usage(self, _: list[str]) -> None:
         rows = [[model, u.calls, u.cache_hits, u.input_tokens, u.output_tokens,

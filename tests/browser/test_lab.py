@@ -98,6 +98,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> It
     # No news/announcement toasts over the screenshot.
     (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    # This checkout's build of the extension, ahead of whichever copy the environment installed.
+    extensions = home / "jupyter-path" / "labextensions"
+    extensions.mkdir(parents=True)
+    (extensions / "memories-magics").symlink_to(ROOT / "memories_magics" / "labextension")
     model_config = home / "model_config.json"
     model_config.write_text(json.dumps({"global_settings": {"max_retries": 0, "timeout_s": 20}}))
 
@@ -105,6 +109,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> It
            if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "CO_API_KEY"}
     env.update({
         "JUPYTER_CONFIG_DIR": str(config_dir),
+        "JUPYTER_PATH": str(home / "jupyter-path"),
         "JUPYTER_DATA_DIR": str(home / "data"),  # the notebook trust database too
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
@@ -326,14 +331,41 @@ def test_commands_and_dark_theme(page) -> None:
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell').length"
                            f" === {cells_before + 1}")
-    assert _cell(page, 1).locator(".jp-InputArea-editor").inner_text().startswith("%%llm")
+    inserted = _cell(page, 1)
+    assert inserted.locator(".jp-InputArea-editor").inner_text().startswith("%%llm")
+    # The new cell is in edit mode with the cursor on its second line: typing is the prompt,
+    # not notebook shortcuts (in command mode "a" and "b" would insert cells, "m" make Markdown).
+    # (within a moment: a person can't start typing sooner)
+    page.wait_for_function("window.jupyterapp.shell.currentWidget.content.mode === 'edit' &&"
+                           " document.activeElement.closest('.jp-Cell .cm-editor')",
+                           timeout=3000)
+    page.keyboard.type("a bad mood")
+    page.wait_for_function("window.jupyterapp.shell.currentWidget.content.activeCell.model"
+                           ".sharedModel.getSource().endsWith('a bad mood')")
+    assert page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCell.model"
+                         ".sharedModel.getSource()") == "%%llm\na bad mood"
+    assert page.locator(".jp-Notebook .jp-Cell").count() == cells_before + 1
+    page.keyboard.press("Escape")
 
-    # Kernel commands: replay mode on and off, then clear the cache.
+    # The replay toggle shows the kernel's mode, also after a cell changed it.
+    toggled = "window.jupyterapp.commands.isToggled('memories-magics:toggle-replay')"
+
+    def run_in_cell(source: str) -> None:
+        page.evaluate("(source) => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                      " nb.activeCellIndex = 1; nb.activeCell.model.sharedModel.setSource(source);"
+                      " return window.jupyterapp.commands.execute('notebook:run-cell'); }", source)
+
+    assert not page.evaluate(toggled)
+    run_in_cell("%llm cache mode replay")
+    page.wait_for_function(toggled)
     page.evaluate("window.jupyterapp.commands.execute('memories-magics:toggle-replay')")
-    page.get_by_text("Cache mode: replay").first.wait_for()
-    assert page.evaluate("window.jupyterapp.commands.isToggled('memories-magics:toggle-replay')")
-    page.evaluate("window.jupyterapp.commands.execute('memories-magics:toggle-replay')")
+    page.wait_for_function(f"!{toggled}")
     page.get_by_text("Cache mode: use").first.wait_for()
+    page.evaluate("window.jupyterapp.commands.execute('memories-magics:toggle-replay')")
+    page.wait_for_function(toggled)
+    run_in_cell("%llm cache mode use")
+    page.wait_for_function(f"!{toggled}")
+    run_in_cell("%llm cache info")
     page.evaluate("window.jupyterapp.commands.execute('memories-magics:clear-cache',"
                   " {force: true})")
     page.get_by_text("Cleared").first.wait_for()

@@ -3,6 +3,7 @@ import { join } from 'path';
 import { describe, expect, it } from 'vitest';
 
 import {
+  CACHE_MODE_EXPRESSION,
   CLEAR_CACHE_CODE,
   DEFAULT_SETTINGS,
   cacheModeCode,
@@ -11,6 +12,7 @@ import {
   llmCellSource,
   loadsExtension,
   modelWord,
+  readCacheMode,
   readSettings
 } from '../commands';
 
@@ -71,5 +73,22 @@ describe('kernel code', () => {
     );
     expect(cacheModeCode('replay')).toContain('"cache mode replay"');
     expect(kernelCode('use "x"')).toContain('"use \\"x\\""');
+  });
+});
+
+describe('the kernel\'s cache mode', () => {
+  it('is read from a user_expressions result, and null when unknown', () => {
+    expect(readCacheMode({ status: 'ok', data: { 'text/plain': "'replay'" } })).toBe('replay');
+    expect(readCacheMode({ status: 'ok', data: { 'text/plain': "'use'" } })).toBe('use');
+    expect(readCacheMode({ status: 'ok', data: { 'text/plain': 'None' } })).toBeNull();
+    expect(readCacheMode({ status: 'ok', data: { 'text/plain': "'sideways'" } })).toBeNull();
+    expect(readCacheMode({ status: 'error', ename: 'NameError' })).toBeNull();
+    expect(readCacheMode(undefined)).toBeNull();
+    expect(readCacheMode({ status: 'ok', data: { 'text/plain': 42 } })).toBeNull();
+  });
+
+  it('is asked for without importing anything into the kernel', () => {
+    expect(CACHE_MODE_EXPRESSION).toContain("modules.get('memories_magics.engine')");
+    expect(CACHE_MODE_EXPRESSION).not.toMatch(/\n/);
   });
 });
