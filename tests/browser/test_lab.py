@@ -98,10 +98,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory, provider: FakeLLMServer) -> It
     # No news/announcement toasts over the screenshot.
     (config_dir / "labconfig" / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-    # This checkout's build of the extension, ahead of whichever copy the environment installed.
+    # This checkout's build of the extension (if built), ahead of the environment's copy.
     extensions = home / "jupyter-path" / "labextensions"
     extensions.mkdir(parents=True)
-    (extensions / "memories-magics").symlink_to(ROOT / "memories_magics" / "labextension")
+    if (ROOT / "memories_magics" / "labextension" / "package.json").exists():
+        (extensions / "memories-magics").symlink_to(ROOT / "memories_magics" / "labextension")
     model_config = home / "model_config.json"
     model_config.write_text(json.dumps({"global_settings": {"max_retries": 0, "timeout_s": 20}}))
 
