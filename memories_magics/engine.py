@@ -102,10 +102,13 @@ class Engine:
         return self.default_model_override or self.config.default_model()
 
     def model(self, model_id: str | None = None) -> ModelSpec:
-        """Resolve a model id (or the default model) to its spec."""
-        from .providers import provider_names
+        """Resolve a model id (or the default model) to its spec, checked by its provider (a
+        local model's file must be a GGUF), so that ``%llm use`` fails at once."""
+        from .providers import provider_class, provider_names
 
-        return self.config.resolve(model_id or self.default_model(), provider_names())
+        spec = self.config.resolve(model_id or self.default_model(), provider_names())
+        provider_class(spec.provider).check_spec(spec)
+        return spec
 
     def supports(self, spec: ModelSpec, capability: str) -> bool:
         """Whether ``spec`` can do ``capability`` (streaming, function_calling, logprobs,

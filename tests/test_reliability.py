@@ -349,6 +349,20 @@ def test_config_in_latin_1_is_one_line(tmp_path) -> None:
                       "as UTF-8 or unset MEMORIES_MAGICS_CONFIG")]
 
 
+def test_use_of_a_file_that_is_not_a_model_is_one_line(tmp_path) -> None:
+    with Kernel({"MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache")}) as kernel:
+        kernel.run("%load_ext memories_magics")
+        passwd = kernel.run("%llm use local:/etc/passwd").error["traceback"]
+        missing = kernel.run(f"%llm use local:{tmp_path}/none.gguf").error["traceback"]
+        still = kernel.run("%llm config").stdout
+    fix = "give the path of a .gguf file (local:/path/model.gguf) or use local:smollm2"
+    assert passwd == [("UnknownModelError: '/etc/passwd' is not a GGUF model file (it does "
+                       f"not start with the GGUF signature); {fix}")]
+    assert missing == [(f"UnknownModelError: local model file '{tmp_path}/none.gguf' not "
+                        f"found; {fix}")]
+    assert "/etc/passwd" not in still
+
+
 def test_fault_table_matches_the_readme() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for fault, outcome in FAULTS:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import Config
+from ..config import Config, ModelSpec
 from ..errors import MemoriesError, MissingKeyError, ProviderError
 from ..secrets import Secret, redact, remember_url
 from ..types import Chunk, Request, Response
@@ -109,6 +109,11 @@ class Provider:
 
     def _make_client(self) -> Any:
         raise NotImplementedError
+
+    @classmethod
+    def check_spec(cls, spec: ModelSpec) -> None:
+        """A one-line error when ``spec`` can't be a model of this provider (checked when
+        the model is named, before any call); the base accepts every spec."""
 
     @staticmethod
     def http_hooks() -> dict[str, list[Any]]:

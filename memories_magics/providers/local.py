@@ -240,6 +240,14 @@ class LocalProvider(Provider):
     package_hint = INSTALL_HINT
     bounded_by_timeout = False  # the answer is computed here, at the pace of this machine
 
+    @classmethod
+    def check_spec(cls, spec: ModelSpec) -> None:
+        """A model file given by path must exist and be a GGUF (packaged models are found
+        when first loaded)."""
+        source = spec.gguf or spec.name
+        if source.partition(":")[0] not in ("package", "assemble"):
+            gguf_path(spec)
+
     def _spec(self, request: Request) -> ModelSpec:
         return self.config.resolve(f"local:{request.model}")
 
