@@ -22,8 +22,11 @@ def test_binder_files_build_an_environment_that_runs_the_quickstart(tmp_path: Pa
     subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # BINDER_PIP_CACHE: pip's wheel cache is reused (llama-cpp-python compiles once, not on
+    # every run); repo2docker runs postBuild without it, with --no-cache-dir.
     env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(venv)}
+           "VIRTUAL_ENV": str(venv), "BINDER_PIP_CACHE": "1"}
+    env.pop("PIP_NO_CACHE_DIR", None)
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "MISTRAL_API_KEY",
                  "DEEPSEEK_API_KEY", "MEMORIES_MAGICS_CACHE_DIR", "MEMORIES_MAGICS_CONFIG"):
         env.pop(name, None)
@@ -39,3 +42,15 @@ def test_binder_files_build_an_environment_that_runs_the_quickstart(tmp_path: Pa
                          cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
     assert "a tide is" in out and "cached" in out
     assert "def add(a, b):" in out
+
+
+@pytest.mark.parametrize(("cache", "flag"), [("", True), ("1", False)])
+def test_postbuild_keeps_no_pip_cache_on_binder(tmp_path: Path, cache: str, flag: bool) -> None:
+    """On Binder (no BINDER_PIP_CACHE) the image keeps no pip cache; the test above reuses it."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "BINDER_PIP_CACHE": cache}
+    run = subprocess.run(["bash", str(ROOT / "binder" / "postBuild")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["-m", "pip", "install", *(["--no-cache-dir"] * flag), ".[local]"]
