@@ -61,14 +61,28 @@ class CompareResult:
         default_factory=dict, repr=False, compare=False)
 
     @property
+    def labels(self) -> list[str]:
+        """Each outcome's label, numbered when a model is compared with itself
+        (``m``, ``m (2)``), so that no result hides another."""
+        seen: dict[str, int] = {}
+        labels = []
+        for outcome in self.outcomes:
+            seen[outcome.label] = seen.get(outcome.label, 0) + 1
+            count = seen[outcome.label]
+            labels.append(outcome.label if count == 1 else f"{outcome.label} ({count})")
+        return labels
+
+    @property
     def results(self) -> dict[str, LLMResult]:
-        """Successful results by model label."""
-        return {o.label: o.result for o in self.outcomes if o.result is not None}
+        """Successful results by label (see :attr:`labels`)."""
+        return {label: o.result for label, o in zip(self.labels, self.outcomes, strict=True)
+                if o.result is not None}
 
     @property
     def errors(self) -> dict[str, str]:
-        """Failed models' errors by label."""
-        return {o.label: o.error for o in self.outcomes if o.error is not None}
+        """Failed models' errors by label (see :attr:`labels`)."""
+        return {label: o.error for label, o in zip(self.labels, self.outcomes, strict=True)
+                if o.error is not None}
 
     @property
     def aggregate_line(self) -> str:
@@ -145,15 +159,19 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
 
 
 def _drain(events: queue.Queue[tuple[str, int, Any]], pending: set[int]) -> None:
-    """After Ctrl-C: give models a moment to stop and hand back their partial answers."""
+    """After Ctrl-C: give models a moment to stop and hand back their partial answers; a
+    second Ctrl-C stops waiting."""
     deadline = time.monotonic() + CANCEL_GRACE_S
-    while pending and time.monotonic() < deadline:
-        try:
-            kind, index, _ = events.get(timeout=0.05)
-        except queue.Empty:
-            continue
-        if kind == "done":
-            pending.discard(index)
+    try:
+        while pending and time.monotonic() < deadline:
+            try:
+                kind, index, _ = events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if kind == "done":
+                pending.discard(index)
+    except KeyboardInterrupt:
+        return
 
 
 def summarise(prompt: str, outcomes: list[ModelOutcome], method: str,

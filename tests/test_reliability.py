@@ -207,6 +207,40 @@ def test_interrupt_mid_compare_and_mid_tool_loop(tmp_path, fake) -> None:
     assert info.stdout.startswith("0 cached answers")
 
 
+def test_compare_stops_cleanly_on_a_second_ctrl_c_and_caches_nothing_late(tmp_path,
+                                                                          fake) -> None:
+    import threading
+
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"),
+                               tmp_path / "cache")
+    fake.default = Reply(text="a late answer", delay=3.0)
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics\nimport openai")
+        for after in (0.8, 1.6):  # the second Ctrl-C lands in the grace period
+            threading.Timer(after, kernel.manager.interrupt_kernel).start()
+        run = kernel.run("%%compare gpt-4o-mini gpt-4o-mini --no-stream -o cmp\nGo")
+        kernel.run("import time\ntime.sleep(3)")  # the abandoned calls end meanwhile
+        info = kernel.run("%llm cache info")
+        kept = kernel.run("print(sorted(cmp.errors))")
+    assert run.error is None, run.error
+    assert kept.stdout == "['gpt-4o-mini', 'gpt-4o-mini (2)']\n", "both columns kept"
+    assert info.stdout.startswith("0 cached answers"), info.stdout
+
+
+def test_compare_of_a_model_with_itself_keeps_both_results(tmp_path, monkeypatch,
+                                                          fake) -> None:
+    from memories_magics.compare import run_models, summarise
+
+    engine = engine_with(tmp_path, monkeypatch, fake)
+    spec = engine.model("gpt-4o-mini")
+    requests = [engine.request(spec, "hi", seed=seed) for seed in (1, 2)]
+    fake.script(Reply(text="first"), Reply(text="second"))
+    result = summarise("hi", run_models(engine, [spec, spec], requests, cache="off"),
+                       "voting", "word")
+    assert sorted(r.text for r in result.results.values()) == ["first", "second"]
+    assert list(result.results) == ["gpt-4o-mini", "gpt-4o-mini (2)"]
+
+
 def _hammer(directory: str, worker: int, count: int) -> None:
     cache = ResponseCache(directory)
     for i in range(count):
