@@ -241,6 +241,30 @@ def test_compare_of_a_model_with_itself_keeps_both_results(tmp_path, monkeypatch
     assert list(result.results) == ["gpt-4o-mini", "gpt-4o-mini (2)"]
 
 
+def test_ctrl_c_while_a_tool_function_runs_keeps_the_steps_and_o(tmp_path, fake) -> None:
+    import threading
+
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"),
+                               tmp_path / "cache")
+    tools = ("import time\n"
+             "def quick(q: str) -> str:\n    'Answer at once.'\n    return 'quick answer'\n"
+             "def slow(q: str) -> str:\n    'Take long.'\n    time.sleep(5)\n"
+             "    return 'slow answer'\n")
+    fake.script(Reply(tool_calls=[{"id": "c1", "name": "quick", "arguments": {"q": "a"}}]),
+                Reply(tool_calls=[{"id": "c2", "name": "slow", "arguments": {"q": "b"}}]),
+                Reply(text="never asked"))
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics\nimport openai\n" + tools)
+        threading.Timer(2.0, kernel.manager.interrupt_kernel).start()  # inside slow()
+        run = kernel.run("%%llm gpt-4o-mini --tools quick,slow -o out\nGo")
+        kept = kernel.run("print(out.response.interrupted, "
+                          "[s.call.name for s in out.response.tool_steps])")
+        info = kernel.run("%llm cache info")
+    assert run.error is None, run.error and run.error["ename"]
+    assert kept.stdout.startswith("True ['quick'"), kept.stdout
+    assert info.stdout.startswith("0 cached answers")
+
+
 def _hammer(directory: str, worker: int, count: int) -> None:
     cache = ResponseCache(directory)
     for i in range(count):
