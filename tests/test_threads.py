@@ -113,6 +113,28 @@ def test_bad_thread_input_is_one_line(provider_env: dict[str, str], fake: FakeLL
         assert "no thread" in one_line(kernel.run("%llm thread show q"))  # nothing was added
 
 
+def test_cut_interrupted_and_hostile_answers_in_a_thread(provider_env: dict[str, str],
+                                                         fake: FakeLLMServer) -> None:
+    """A cut or interrupted answer never becomes history; model text in the transcript is
+    escaped; an absurd cellId is ignored (the turn appends)."""
+    fake.script(Reply(text="<script>alert(1)</script> first"),
+                Reply(text="one two three four", truncate_after=2),
+                Reply(text=" ".join(["word"] * 400), chunk_delay=0.05), Reply(text="fine"))
+    with Kernel(provider_env) as kernel:
+        kernel.run("%load_ext memories_magics")
+        kernel.run("%%llm gpt-4o-mini\nhello", cell_id="x" * 10_000)
+        cut = kernel.run("%%llm -c\nmore", cell_id="x" * 10_000)
+        assert "not added to thread t1: no complete answer" in payload(cut)["note"]
+        stopped = kernel.run("%%llm -c\nlonger", interrupt_after=0.3)
+        assert "not added to thread t1" in payload(stopped)["note"]
+        kernel.run("%%llm -c\nlast")
+        shown = kernel.run("%llm thread show").displayed[-1]
+    assert [m["content"] for m in sent(fake)] == ["hello", "<script>alert(1)</script> first",
+                                                  "last"]
+    assert "<script>" not in shown["text/html"] and "&lt;script&gt;" in shown["text/html"]
+    assert "Thread t1: 2 turns" in shown["text/plain"]
+
+
 def test_compare_continued_sends_each_model_its_own_answer(servers: dict[str, Any]) -> None:
     openai, anthropic = servers["openai"], servers["anthropic"]
     openai.script(Reply(text="openai says 1"), Reply(text="openai says 2"))
@@ -295,3 +317,22 @@ def test_run_all_replays_a_recorded_thread_byte_for_byte(provider_env: dict[str,
     assert texts(replayed) == texts(recorded) == ["Mars.", "About 228 million km."]
     assert json.dumps(replayed, sort_keys=True) == json.dumps(again, sort_keys=True)
     assert "About 228 million km." in json.dumps(replayed[3])  # %llm thread show
+
+
+@pytest.mark.parametrize("parent", [None, "text", {"metadata": None}, {"metadata": ["a"]},
+                                    {"metadata": {"cellId": 7}}, {"metadata": {"cellId": ""}},
+                                    {"metadata": {"cellId": "x" * 201}}, RuntimeError("gone")])
+def test_an_odd_parent_request_has_no_cell_id(parent: object) -> None:
+    from types import SimpleNamespace
+
+    from memories_magics.frontends.thread_cells import cell_id
+
+    def get_parent() -> object:
+        if isinstance(parent, Exception):
+            raise parent
+        return parent
+
+    assert cell_id(SimpleNamespace(kernel=SimpleNamespace(get_parent=get_parent))) is None
+    assert cell_id(SimpleNamespace()) is None  # plain IPython: no kernel
+    assert cell_id(SimpleNamespace(kernel=SimpleNamespace(get_parent=lambda: {
+        "metadata": {"cellId": "0f3c-cell"}}))) == "0f3c-cell"

@@ -76,8 +76,9 @@ class CellTurn:
         notes = [self.plan.note]
         if self.continues:
             notes.append(f"thread {self.plan.name}, turn {self.plan.at + 1}")
-        if not replies:
-            notes.append(f"not added to thread {self.plan.name}: no complete answer")
+        if not replies:  # a plain cell's cut answer already says "not cached"
+            if self.continues:
+                notes.append(f"not added to thread {self.plan.name}: no complete answer")
             return "; ".join(n for n in notes if n)
         notes.append(self.plan.dropped_note())
         # IPython counts the running cell before running it: In [N] runs with N + 1.
