@@ -137,20 +137,21 @@ def test_cut_interrupted_and_hostile_answers_in_a_thread(provider_env: dict[str,
 
 def test_compare_continued_sends_each_model_its_own_answer(servers: dict[str, Any]) -> None:
     openai, anthropic = servers["openai"], servers["anthropic"]
-    openai.script(Reply(text="openai says 1"), Reply(text="openai says 2"))
-    anthropic.script(Reply(text="claude says 1"), Reply(text="claude says 2"))
+    openai.script(*(Reply(text=f"openai says {n}") for n in range(1, 5)))
+    anthropic.script(*(Reply(text=f"claude says {n}") for n in range(1, 4)))
     with Kernel(servers["env"]) as kernel:
         kernel.run("%load_ext memories_magics")
         kernel.run("%%compare gpt-4o-mini claude-haiku --no-stream\nfirst")
         kernel.run("%%compare gpt-4o-mini claude-haiku -c --no-stream\nsecond")
-        kernel.run("%%llm -c gpt-4o-mini\nthird")
+        kernel.run("%%compare -c --no-stream\nthird")  # -c alone: the thread's models again
+        kernel.run("%%llm -c gpt-4o-mini\nfourth")
     assert [m["content"] for m in openai.requests[1].body["messages"]] == \
         ["first", "openai says 1", "second"]
-    claude = anthropic.requests[1].body["messages"]
-    assert [m["role"] for m in claude] == ["user", "assistant", "user"]
-    assert "claude says 1" in json.dumps(claude[1]) and "openai" not in json.dumps(claude)
-    assert [m["content"] for m in openai.requests[2].body["messages"]][-2:] == \
-        ["openai says 2", "third"]
+    claude = anthropic.requests[2].body["messages"]
+    assert [m["role"] for m in claude] == ["user", "assistant"] * 2 + ["user"]
+    assert "claude says 2" in json.dumps(claude) and "openai" not in json.dumps(claude)
+    assert [m["content"] for m in openai.requests[3].body["messages"]][-2:] == \
+        ["openai says 3", "fourth"]
 
 
 def test_python_conversation_carries_history(engine: Engine, fake: FakeLLMServer) -> None:

@@ -167,18 +167,19 @@ class LLMMagics(Magics):
     @cell_magic
     def compare(self, line: str, cell: str) -> Any:
         """Ask several models the same prompt at once; columns stream side by side, then the
-        aggregate and a diff of two answers are shown."""
-        args = parse(self.compare, line)
-        if len(args.models) < 2:
-            one = f"; to ask only {args.models[0]}, use %%llm {args.models[0]}" \
-                if args.models else ""
-            raise UsageError(f"%%compare needs two or more models, e.g. %%compare smollm2 gemma"
-                             f"{one}")
+        aggregate and a diff of two answers are shown. With -c or --thread NAME each model
+        sees its own earlier answers (and -c without models compares the thread's again)."""
         from .run_live import compare_live
         from .thread_cells import CellTurn, add_note
 
+        args = parse(self.compare, line)
         turn = CellTurn(self.threads, self.shell, args)
-        specs = [self.engine.model(m) for m in args.models]
+        models = args.models or turn.models()  # -c alone: the models the thread compared
+        if len(models) < 2:
+            one = f"; to ask only {models[0]}, use %%llm {models[0]}" if models else ""
+            raise UsageError(f"%%compare needs two or more models, e.g. %%compare smollm2 gemma"
+                             f"{one}")
+        specs = [self.engine.model(m) for m in models]
         prompt = self._prompt(cell, "%%compare")
         requests = [self._request(spec, turn.messages(spec, prompt), args, system=turn.system)
                     for spec in specs]

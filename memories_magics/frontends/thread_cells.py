@@ -49,6 +49,12 @@ class CellTurn:
         """The model to ask: ``given``, else (continuing a thread) the one it asked last."""
         return given or (self.plan.model() if self.continues else None)
 
+    def models(self) -> list[str]:
+        """Continuing a thread: the models its previous turn asked (a ``%%compare -c`` without
+        models compares them again)."""
+        turns = self.plan.thread.turns[:self.plan.at]
+        return [r.model for r in turns[-1].replies] if self.continues and turns else []
+
     def messages(self, spec: ModelSpec, prompt: str) -> list[Message]:
         """The earlier turns as ``spec`` sees them, then the prompt."""
         return [*self.plan.history(spec.label), {"role": "user", "content": prompt}]
