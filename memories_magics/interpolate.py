@@ -1,4 +1,11 @@
-"""``{expr}`` interpolation of cell text from the user namespace; ``{{`` and ``}}`` escape."""
+"""``{expr}`` interpolation of cell text from the user namespace; ``{{`` and ``}}`` escape.
+
+Any expression works, so IPython's history does too: ``{In[3]}`` is cell 3's code,
+``{Out[3]}`` its value and ``{Err[3]}`` its traceback (``Err`` is kept by
+:mod:`memories_magics.frontends.fix`); ``{Err[max(Err)]}`` is the last error. nbval runs
+cells without numbering them, so a notebook that replays should prefer ``max(Err)`` or a
+variable to a fixed number.
+"""
 
 from __future__ import annotations
 
