@@ -103,5 +103,9 @@ class Kernel:
             if interrupt_after is not None and timer is None and kind == "update_display_data":
                 timer = threading.Timer(interrupt_after, self.manager.interrupt_kernel)
                 timer.start()
-        run.reply = self.client.get_shell_msg(timeout=timeout)["content"]
+        while True:  # skip replies to earlier requests (e.g. wait_for_ready's kernel_info)
+            reply = self.client.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        run.reply = reply["content"]
         return run
