@@ -8,7 +8,7 @@ recorded with ``perf_counter`` timestamps instead of being printed::
     shell = quiet_shell()
     shell.run_line_magic("load_ext", "memories_magics")
     run(shell, "%%llm --cache off\\nSay hi")
-    shell.outputs.events[-1]   # (t, "result", {"text/plain": ..., "text/markdown": ...})
+    shell.outputs.last_result()   # {"text/plain": ..., "text/html": ..., ...}
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ class Outputs:
         return next((e for e in self.events if e[1] == kind), None)
 
     def last_result(self) -> dict[str, Any] | None:
-        """The MIME bundle of the cell's result, if it had one."""
-        results = [e for e in self.events if e[1] == "result"]
+        """The MIME bundle of the cell's answer: the last display carrying a memories_magics
+        payload (``%%llm`` and ``%%compare`` turn their live view into the answer in place),
+        else the cell's result, if it had one."""
+        answers = [e for e in self.events if e[1] in ("display", "update")
+                   and any(key.startswith("application/vnd.memories-magics.") for key in e[2])]
+        results = answers or [e for e in self.events if e[1] == "result"]
         return results[-1][2] if results else None
 
 

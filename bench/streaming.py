@@ -42,9 +42,6 @@ class RecordingDisplay:
     def update(self, bundle: dict[str, Any], raw: bool = True) -> None:
         self.times.append(time.monotonic())
 
-    def clear(self, wait: bool = False) -> None:
-        pass
-
 
 def peak_per_second(times: list[float]) -> int:
     """The most events in any one-second window."""
@@ -61,7 +58,7 @@ def _feed(pace: float | None) -> tuple[float, int, list[float]]:
     from memories_magics.display.stream import StreamView
 
     recorder = RecordingDisplay()
-    view = StreamView("bench", display=recorder.display, clear=recorder.clear)
+    view = StreamView("bench", display=recorder.display)
     started = time.perf_counter()
     for i in range(CHUNKS):
         if pace is not None:
@@ -70,7 +67,7 @@ def _feed(pace: float | None) -> tuple[float, int, list[float]]:
                 pass
         view.feed(TOKEN)
     seconds = time.perf_counter() - started
-    view.finish()
+    view.show_final(view.bundle())  # the live view becomes the result in place
     return seconds, view.updates, recorder.times
 
 

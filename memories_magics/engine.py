@@ -148,6 +148,14 @@ class Engine:
             return True, "key set"
         return False, f"set {provider.key_env}"
 
+    def models_by_availability(self) -> list[tuple[str, ModelSpec, bool, str]]:
+        """Every configured model as ``(alias, spec, ready, status)`` (see
+        :meth:`availability`), what runs now first: the order of ``%llm models`` and the
+        panel's picker."""
+        listed = [(alias, spec, *self.availability(spec))
+                  for alias, spec in self.config.models.items()]
+        return sorted(listed, key=lambda row: (not row[2], row[1].provider, row[0]))
+
     def request(self, spec: ModelSpec, prompt: str | None = None, *,
                 messages: Sequence[Message] | None = None,
                 tools: Sequence[dict[str, Any]] = (), logprobs: bool = False,

@@ -15,6 +15,9 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+RESULT_MIME = "application/vnd.memories-magics.result+json"
+COMPARE_MIME = "application/vnd.memories-magics.compare+json"
+
 
 @dataclass
 class CellRun:
@@ -34,7 +37,12 @@ class CellRun:
 
     @property
     def result(self) -> dict[str, Any] | None:
-        """The execute_result's MIME bundle (the cell's value), if any."""
+        """The cell's answer: the last bundle carrying a memories_magics payload (``%%llm`` and
+        ``%%compare`` turn their live view into the answer in place), else the
+        execute_result's bundle (the cell's value), if any."""
+        answers = [data for data in self.displayed if RESULT_MIME in data or COMPARE_MIME in data]
+        if answers:
+            return answers[-1]
         results = self.of_type("execute_result")
         return results[-1]["data"] if results else None
 

@@ -39,7 +39,7 @@ def test_tokens_stream_into_one_output_then_render_the_result(kernel_env, fake) 
     assert run.updates <= 0.03 * 40 * 20 + 3, "repaints are coalesced to about 20 per second"
     partial = [b["text/plain"] for b in run.displayed]
     assert partial[0] != TEXT and TEXT.startswith(partial[1])
-    assert run.of_type("clear_output"), "the streamed view makes way for the final result"
+    assert not run.of_type("clear_output"), "the streamed view becomes the result in place"
     result = run.result
     assert TEXT in result["text/html"] and TEXT in result["text/plain"]
     meta = result[RESULT_MIME]

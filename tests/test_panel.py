@@ -17,6 +17,7 @@ import pytest
 
 from memories_magics.display.render import RESULT_MIME
 from memories_magics.frontends.panel import FALLBACK_TEXT
+from memories_magics.frontends.panel.output_sink import COPY_CLASS
 from tests.conftest import provider_environment, write_test_config
 from tests.fakes import FakeLLMServer, Reply
 from tests.kernel import CellRun, Kernel
@@ -36,7 +37,7 @@ COMPARE = 'application/vnd.memories-magics.compare+json'
 def snapshots(panel):
     '''Every value the panel's Output takes, in order.'''
     seen = []
-    panel.output.observe(lambda change: seen.append(change.new), 'outputs')
+    panel.output_area.observe(lambda change: seen.append(change.new), 'outputs')
     return seen
 
 def texts(outputs):
@@ -65,20 +66,20 @@ def report(run: CellRun) -> dict[str, Any]:
 
 
 def test_run_streams_into_the_output_and_the_copied_cell_is_a_cache_hit(kernel, fake) -> None:
-    fake.script(Reply(text=TEXT, chunk_delay=0.02))
+    fake.script(Reply(text=TEXT, chunk_delay=0.05))
     run = kernel.run("""
 topic = 'panels'
 p = memories_magics.panel('gpt-4o-mini')
 seen = snapshots(p)
 p.prompt.value = 'Count words about {topic}.'
-p.system.value = 'Be brief, "please"'
-p.temperature.value = 0
-p.max_tokens.value = 64
+p.controls["system"].value = 'Be brief, "please"'
+p.controls["temperature"].value = 0
+p.controls["max_tokens"].value = 64
 p.run_button.click()
 result = p.wait(30)
-final = p.output.outputs[-1]['data']
+final = p.output_area.outputs[-1]['data']
 report(live=[texts(s) for s in seen], meta=final[RESULT], markdown=final['text/html'],
-       shown=len(p.output.outputs), cell=p.cell_text(), status=p.status.value,
+       shown=len(p.output_area.outputs), cell=p.cell_text(), status=p.status.value,
        run_enabled=not p.run_button.disabled, stop_disabled=p.stop_button.disabled)
 """)
     out = report(run)
@@ -119,9 +120,10 @@ def test_stop_cancels_a_stream_and_caches_nothing_while_the_kernel_stays_free(ke
     assert click.error is None and time.monotonic() - started < 3, "Run returns at once"
     during = report(kernel.run("""
 deadline = time.monotonic() + 10
-while time.monotonic() < deadline and 'word2' not in texts(s.output.outputs)[0]:
+while time.monotonic() < deadline and 'word2' not in texts(s.output_area.outputs)[0]:
     time.sleep(0.05)
-report(running=s.running, stop_enabled=not s.stop_button.disabled, shown=texts(s.output.outputs))
+report(running=s.running, stop_enabled=not s.stop_button.disabled,
+       shown=texts(s.output_area.outputs))
 """))
     assert during["running"] and during["stop_enabled"]
     assert during["shown"][0] and TEXT.startswith(during["shown"][0])
@@ -130,7 +132,7 @@ s.stop_button.click()
 r = s.wait(10)
 report(interrupted=r.response.interrupted, text=r.text, status=s.status.value,
        cached=default_engine().cache().get(r.request) is not None,
-       plain=s.output.outputs[-1]['data']['text/plain'], run_enabled=not s.run_button.disabled)
+       plain=s.output_area.outputs[-1]['data']['text/plain'], run_enabled=not s.run_button.disabled)
 """))
     assert after["interrupted"] is True and after["cached"] is False
     assert after["text"] and TEXT.startswith(after["text"]) and after["text"] != TEXT
@@ -142,16 +144,16 @@ report(interrupted=r.response.interrupted, text=r.text, status=s.status.value,
 
 
 def test_several_models_stream_into_comparison_columns(kernel, fake) -> None:
-    fake.script(Reply(text="alpha beta gamma delta epsilon", chunk_delay=0.05),
-                Reply(text="alpha beta zeta eta theta", chunk_delay=0.05))
+    fake.script(Reply(text="alpha beta gamma delta epsilon", chunk_delay=0.2),
+                Reply(text="alpha beta zeta eta theta", chunk_delay=0.2))
     out = report(kernel.run("""
 c = memories_magics.panel('gpt-4o-mini', 'claude-haiku')
 seen = snapshots(c)
 c.prompt.value = 'Greek letters?'
-c.aggregate.value = 'voting'
+c.controls["aggregate"].value = 'voting'
 c.run_button.click()
 r = c.wait(30)
-final = c.output.outputs[-1]['data']
+final = c.output_area.outputs[-1]['data']
 report(live=[texts(s) for s in seen], payload=final[COMPARE], kind=type(r).__name__,
        widget='application/vnd.jupyter.widget-view+json' in final, html=final['text/html'],
        cell=c.cell_text())
@@ -168,7 +170,7 @@ report(live=[texts(s) for s in seen], payload=final[COMPARE], kind=type(r).__nam
     assert again.error is None
     assert [r["cached"] for r in again.result[COMPARE_MIME]["results"]] == [True, True]
     reopened = report(kernel.run("c.history.value = 0\n"
-                                 "report(payload=c.output.outputs[-1]['data'][COMPARE])"))
+                                 "report(payload=c.output_area.outputs[-1]['data'][COMPARE])"))
     assert [r["cached"] for r in reopened["payload"]["results"]] == [True, True]
     assert reopened["payload"]["aggregate"]["method"] == "voting"
     assert len(fake.requests) == 2
@@ -184,8 +186,8 @@ h.prompt.value = 'Name a fruit.'
 h.run_button.click(); h.wait(30)
 labels = [label for label, _ in h.history.options]
 h.history.value = 0
-report(labels=labels, shown=h.output.outputs[-1]['data'][RESULT], status=h.status.value,
-       outputs=len(h.output.outputs))
+report(labels=labels, shown=h.output_area.outputs[-1]['data'][RESULT], status=h.status.value,
+       outputs=len(h.output_area.outputs))
 """))
     assert len(fake.requests) == 2, "re-opening made no request"
     assert out["labels"][0] == "earlier runs…" and len(out["labels"]) == 3
@@ -198,9 +200,9 @@ def test_local_model_cell_reproduces_the_panel_answer(kernel, fake) -> None:
     out = report(kernel.run("""
 l = memories_magics.panel('smollm2')
 l.prompt.value = 'Name a river.'
-l.seed.value = 3
-l.max_tokens.value = 12
-l.format.value = 'text'
+l.controls["seed"].value = 3
+l.controls["max_tokens"].value = 12
+l.controls["format"].value = 'text'
 l.run_button.click(); first = l.wait(120)
 report(text=first.text, cell=l.cell_text(), error=l.error)
 """))
@@ -224,18 +226,18 @@ after = {value: label for label, value in k.models.options}
 k.models.value = ()
 k.prompt.value = 'never asked before'
 k.run_button.click()
-no_model = texts(k.output.outputs)
+no_model = texts(k.output_area.outputs)
 k.models.value = ('gpt-4o-mini',)
-k.cache_mode.value = 'replay'
+k.controls["cache"].value = 'replay'
 k.run_button.click(); k.wait(10)
 report(before=before, after=after, selected=list(k.models.value), no_model=no_model,
-       replay=texts(k.output.outputs), error=k.error, run_enabled=not k.run_button.disabled,
+       replay=texts(k.output_area.outputs), error=k.error, run_enabled=not k.run_button.disabled,
        cell=k.cell_text(), plain=k._repr_mimebundle_()['text/plain'])
 """))
     assert out["before"]["mistral-small"] == "mistral-small — set MISTRAL_API_KEY"
-    assert out["before"]["gpt-4o-mini"] == "gpt-4o-mini — openai"
+    assert out["before"]["gpt-4o-mini"] == "gpt-4o-mini — key set"
     assert out["before"]["smollm2"] == "smollm2 — local · default"
-    assert out["after"]["mistral-small"] == "mistral-small — mistral"
+    assert out["after"]["mistral-small"] == "mistral-small — key set"
     assert out["selected"] == ["gpt-4o-mini"], "refreshing labels keeps the choice"
     assert out["no_model"] == ["choose a model in the picker first\n"]
     assert "replay mode: no cached answer from openai:gpt-4o-mini" in out["replay"][0]
@@ -245,6 +247,108 @@ report(before=before, after=after, selected=list(k.models.value), no_model=no_mo
     assert fake.requests == []
     shown = kernel.run("%llm panel claude-haiku gpt-4o-mini")
     assert shown.error is None
-    bundle = shown.displayed[-1]
+    bundle, copy = shown.displayed
     assert bundle["text/plain"] == FALLBACK_TEXT and WIDGET_MIME in bundle
+    assert COPY_CLASS in copy["text/html"] and WIDGET_MIME not in copy, \
+        "an empty static copy waits under the panel for its first result"
     assert "panel" in kernel.run("%llm help").displayed[-1]["text/plain"]
+
+
+def test_every_request_option_round_trips_through_copy_as_cell(kernel, fake) -> None:
+    """Each request option, set in the panel to a value a careless user might type, is written
+    by Copy as cell so that the cell sends the same request: a cache hit, no new call."""
+    fake.script(Reply(text="Round trip."))
+    out = report(kernel.run("""
+from memories_magics.options import OPTIONS, REQUEST_OPTIONS
+x = HOME = 'EXPANDED'  # what IPython would put into an option line with {x} or $HOME
+q = memories_magics.panel('gpt-4o-mini')
+q.prompt.value = 'Round trip, {{literally}}?'
+for name in REQUEST_OPTIONS:
+    option = OPTIONS[name]
+    value = {'str': 'It\\'s "{x}" $HOME {{y}} — ok; -t 1', 'flag': True,
+             'float': None if option.min is None else option.min + 0.35 * (option.max - option.min),
+             'int': None if option.max is None else int(option.max),
+             'choice': option.choices[-1] if option.choices else None}[option.type]
+    q.controls[name].value = value
+q.run_button.click(); first = q.wait(30)
+report(missing=[n for n in REQUEST_OPTIONS if n not in q.controls], cell=q.cell_text(),
+       key=first.request.cache_key(), error=q.error, request=first.request.canonical())
+"""))
+    assert out["missing"] == [] and out["error"] is None
+    assert "EXPANDED" not in out["request"] and "$HOME {{y}}" in out["request"], out["request"]
+    again = kernel.run(out["cell"])
+    assert again.error is None, again.error
+    meta = again.result[RESULT_MIME]
+    assert meta["cached"] is True and meta["cache_key"] == out["key"], out["cell"]
+    assert len(fake.requests) == 1
+
+
+def test_an_option_added_to_the_declaration_needs_no_panel_change(monkeypatch) -> None:
+    from memories_magics.frontends.panel import panel
+    from memories_magics.options import OPTIONS, Option
+
+    monkeypatch.setitem(OPTIONS, "stop", Option("stop", ("--stop",), "str", "request",
+                                                 ("llm", "compare"), "stop sequence"))
+    p = panel("smollm2")
+    p.prompt.value = "Count."
+    p.controls["stop"].value = "###"
+    assert p.settings().options()["stop"] == "###"
+    assert p.cell_text() == "%%llm smollm2 --stop '###'\nCount."
+    p.controls["system"].value = "two\nlines"
+    assert p.copy_as_cell() == "" and "line breaks" in p.status.value, "one line, no traceback"
+
+
+def test_the_saved_notebook_keeps_a_static_copy_of_the_panels_last_result(tmp_path,
+                                                                          monkeypatch) -> None:
+    """nbconvert, GitHub's viewer and VS Code without widgets can't draw the panel: the
+    notebook.ipynb run by nbclient keeps, in the panel's cell, an output without the widget
+    whose HTML and text hold the last answers, and nbconvert's HTML shows them."""
+    import shutil
+    from html.parser import HTMLParser
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nbconvert = pytest.importorskip("nbconvert")
+    notebooks = Path(__file__).parent.parent / "notebooks"
+    shutil.copytree(notebooks / ".memories_cache" / "panel", tmp_path / ".memories_cache" / "panel")
+    path = tmp_path / "panel.ipynb"
+    nb = nbformat.read(notebooks / "panel.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "print(json.dumps([o.result.text for o in p.result.outcomes]))"))
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import json"))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))  # as Jupyter Server tells a kernel
+    monkeypatch.setenv("MEMORIES_MAGICS_CACHE_MODE", "replay")
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    texts = json.loads(nb.cells.pop().outputs[0].text)  # (not exported below)
+    assert len(texts) == 2 and all(t.strip() for t in texts)
+    shown = next(c for c in nb.cells if c.source.startswith("import memories_magics"))
+    widget, copy = shown.outputs
+    assert WIDGET_MIME in widget.data and WIDGET_MIME not in copy.data
+    assert COMPARE_MIME not in copy.data and RESULT_MIME not in copy.data, "no extension payload"
+
+    class Visible(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hidden, self.text = 0, []
+
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            self.hidden += tag in ("script", "style", "template")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.hidden -= tag in ("script", "style", "template")
+
+        def handle_data(self, data: str) -> None:
+            if not self.hidden:
+                self.text.append(data)
+
+    def visible(html: str) -> str:
+        parser = Visible()
+        parser.feed(html)
+        return " ".join("".join(parser.text).split())
+
+    for text in texts:
+        assert " ".join(text.split()) in visible(copy.data["text/html"])
+        assert text.strip() in copy.data["text/plain"]
+    html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    assert all(" ".join(t.split()) in visible(html) for t in texts), "nbconvert's HTML shows them"

@@ -21,16 +21,15 @@ class LiveDisplay:
     """Coalesces changes into repaints of one display handle.
 
     Subclasses record changes and call :meth:`changed`; :meth:`bundle` renders the current
-    state. ``display`` and ``clear`` default to IPython's; benchmarks pass their own.
+    state; :meth:`show_final` turns the view into the result. ``display`` defaults to
+    IPython's (the panel and benchmarks pass their own); nothing here ever clears the cell.
     """
 
-    def __init__(self, *, display: Any = None, clear: Any = None,
+    def __init__(self, *, display: Any = None,
                  max_updates_per_s: float = MAX_UPDATES_PER_S) -> None:
-        if display is None or clear is None:
-            from IPython.display import clear_output
-            from IPython.display import display as ipython_display
-            display, clear = display or ipython_display, clear or clear_output
-        self._display, self._clear = display, clear
+        if display is None:
+            from IPython.display import display
+        self._display = display
         self._min_interval = self._interval = 1.0 / max_updates_per_s
         self._handle: Any = None
         self._last = 0.0
@@ -90,13 +89,6 @@ class LiveDisplay:
             else:
                 self._handle.update(result)
             self.updates += 1
-
-    def finish(self) -> None:
-        """Make way for the final result: the live view is cleared when the result shows.
-        Superseded by :meth:`show_final` (which keeps the cell's other output); goes when
-        its callers have switched."""
-        if self._handle is not None:
-            self._clear(wait=True)
 
 
 class StreamView(LiveDisplay):

@@ -10,21 +10,13 @@ from IPython.core import magic as ipython_magic
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, magics_class
 
-from ..errors import ContextFullError, UsageError
-from ..options import (
-    REQUEST_OPTIONS,
-    check_args,
-    magic_argument,
-    magic_options,
-    magic_parser,
-)
+from ..errors import UsageError
+from ..options import check_args, magic_argument, magic_options, magic_parser
 from ..vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
-    from ..config import ModelSpec
     from ..engine import Engine
     from ..threads import ThreadStore
-    from ..types import Message, Request
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -41,6 +33,9 @@ def _bare(marker: Callable[[Any], Any]) -> Callable[[_F], _F]:
 
 line_cell_magic = _bare(ipython_magic.line_cell_magic)
 cell_magic = _bare(ipython_magic.cell_magic)
+#: Option lines are taken as written (no IPython ``$var``/``{expr}`` expansion), so a cell
+#: the panel writes asks exactly what the panel asked.
+no_var_expand = _bare(ipython_magic.no_var_expand)
 
 SUBCOMMANDS = {
     "models": "every known model: provider, local/api, key present?, streaming, tools",
@@ -109,6 +104,7 @@ class LLMMagics(Magics):
             self._engine.user_ns = self.user_ns
         return self._engine
 
+    @no_var_expand
     @magic_parser("%llm")  # usage shown as %%llm
     @magic_argument("model", nargs="?",
                     help="provider:model or alias (default: %%llm use, else smollm2)")
@@ -128,39 +124,19 @@ class LLMMagics(Magics):
         if cell is None:
             return self._subcommand(line)
         args = parse(self.llm, line)
-        return self._ask(args, self._prompt(cell, "%%llm"))
+        self._ask(args, self._prompt(cell, "%%llm"))
+        return None
 
-    def _ask(self, args: Any, prompt: str) -> Any:
+    def _ask(self, args: Any, prompt: str) -> None:
         """Answer ``prompt`` as a ``%%llm`` cell with ``args`` does, in its thread."""
-        from .run_live import answer_live
-        from .thread_cells import CellTurn, add_note
+        from .run_live import run_llm
+        from .thread_cells import CellTurn
 
         turn = CellTurn(self.threads, self.shell, args)
-        spec = self.engine.model(turn.model(args.model_option or args.model))
-        chain = self.engine.chain(spec, args.fallback.split(",") if args.fallback else None)
-        tools = None
-        schemas: tuple[dict[str, Any], ...] = ()
-        if args.tools:
-            from ..tools import function_schema, resolve_tools
+        self._shown(run_llm(self.engine, turn.model(args.model_option or args.model), prompt,
+                            vars(args) | {"system": turn.system}, self.user_ns, turn=turn))
 
-            tools = resolve_tools(args.tools, self.user_ns)
-            schemas = tuple(function_schema(f) for f in tools.values())
-
-        def make_request(model: ModelSpec) -> Request:
-            return self._request(model, turn.messages(model, prompt), args, schemas,
-                                 system=turn.system)
-
-        turn.check(spec, make_request(spec))
-        try:
-            result = answer_live(self.engine, chain, make_request, fmt=args.format,
-                                 cache=args.cache, stream=not args.no_stream, tools=tools)
-        except ContextFullError as exc:
-            raise turn.too_long(exc, spec) from None
-        add_note(result, turn.record(prompt, [(spec.label, result.label, result.response)]))
-        if args.output:
-            self.user_ns[args.output] = result
-        return result
-
+    @no_var_expand
     @magic_parser("%compare")
     @magic_argument("models", nargs="*", help="two or more provider:model ids or aliases")
     @magic_options("compare")
@@ -169,8 +145,8 @@ class LLMMagics(Magics):
         """Ask several models the same prompt at once; columns stream side by side, then the
         aggregate and a diff of two answers are shown. With -c or --thread NAME each model
         sees its own earlier answers (and -c without models compares the thread's again)."""
-        from .run_live import compare_live
-        from .thread_cells import CellTurn, add_note
+        from .run_live import run_compare
+        from .thread_cells import CellTurn
 
         args = parse(self.compare, line)
         turn = CellTurn(self.threads, self.shell, args)
@@ -179,22 +155,10 @@ class LLMMagics(Magics):
             one = f"; to ask only {models[0]}, use %%llm {models[0]}" if models else ""
             raise UsageError(f"%%compare needs two or more models, e.g. %%compare smollm2 gemma"
                              f"{one}")
-        specs = [self.engine.model(m) for m in models]
         prompt = self._prompt(cell, "%%compare")
-        requests = [self._request(spec, turn.messages(spec, prompt), args, system=turn.system)
-                    for spec in specs]
-        for spec, request in zip(specs, requests, strict=True):
-            turn.check(spec, request)
-        result = compare_live(self.engine, specs, requests, prompt, fmt=args.format,
-                              cache=args.cache, stream=not args.no_stream,
-                              aggregate=args.aggregate, diff=args.diff)
-        done = [o for o in result.outcomes if o.result is not None]
-        note = turn.record(prompt, [(o.label, o.label, o.result.response) for o in done])
-        for outcome in done:
-            add_note(outcome.result, note)
-        if args.output:
-            self.user_ns[args.output] = result
-        return result
+        self._shown(run_compare(self.engine, models, prompt,
+                                vars(args) | {"system": turn.system}, self.user_ns, turn=turn))
+        return None
 
     def _prompt(self, cell: str, magic: str) -> str:
         if not cell.strip():
@@ -203,12 +167,13 @@ class LLMMagics(Magics):
 
         return interpolate(cell.strip(), self.user_ns)
 
-    def _request(self, spec: ModelSpec, messages: list[Message], args: Any,
-                 tools: tuple[dict[str, Any], ...] = (), *, system: str | None) -> Request:
-        return self.engine.request(
-            spec, messages=messages, tools=tools,
-            logprobs=getattr(args, "aggregate", None) == "best_confidence",
-            **{name: getattr(args, name) for name in REQUEST_OPTIONS} | {"system": system})
+    def _shown(self, result: Any) -> None:
+        """``result`` is in the cell's output already (the live view became it), so the magic
+        returns None to show it once: point ``_``, ``_N`` and ``Out[N]`` at it as a returned
+        value would."""
+        shell: Any = self.shell
+        shell.displayhook.update_user_ns(result)
+        shell.displayhook.fill_exec_result(result)
 
     @property
     def threads(self) -> ThreadStore:
@@ -242,14 +207,12 @@ class LLMMagics(Magics):
     def _models(self, _: list[str]) -> None:
         engine = self.engine
         default = engine.model()
-        listed = [(alias, spec, *engine.availability(spec))
-                  for alias, spec in engine.config.models.items()]
-        listed.sort(key=lambda row: (not row[2], row[1].provider, row[0]))  # usable first
         rows = [[alias + (" (default)" if spec == default else ""), spec.model_id, spec.type,
                  status, "yes" if engine.supports(spec, "streaming") else "no",
                  "yes" if engine.supports(spec, "function_calling") else "no",
                  ("completion only (no chat template); " if not spec.chat else "")
-                 + spec.description] for alias, spec, _, status in listed]
+                 + spec.description]
+                for alias, spec, _, status in engine.models_by_availability()]
         _publish_table(["model", "id", "type", "ready", "streaming", "tools", "notes"],
                        rows, "Models (any provider:model also works)")
 
@@ -322,7 +285,8 @@ class LLMMagics(Magics):
         args = parse(self.llm, shlex.join(rest))
         if args.continue_thread or args.thread:
             raise UsageError("%llm fix starts a new thread; continue it with %%llm -c")
-        return self._ask(args, fix_prompt(self.shell))
+        self._ask(args, fix_prompt(self.shell))
+        return None
 
     def _panel(self, models: list[str]) -> None:
         from IPython.display import display

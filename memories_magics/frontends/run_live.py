@@ -1,31 +1,125 @@
 """Running a prompt with live output: what ``%%llm``/``%%compare`` and the panel share.
 
-Each function drains the engine's events into a live view
-(:mod:`memories_magics.display.stream`) and returns the final result object; the caller
-decides where views and results are shown.
+:func:`run_llm` and :func:`run_compare` do what a cell does with its option values (by option
+name, as declared in vocabulary.json): fallbacks, tools, the request, the cell's turn in a
+conversation thread (a :class:`~.thread_cells.CellTurn`, for the magics), ``-o VAR``. Below them,
+:func:`answer_live` and :func:`compare_live` drain the engine's events into a live view
+(:mod:`memories_magics.display.stream`) that then becomes the final result in place, so
+whatever else the cell printed meanwhile stays; they return the result object, already shown.
+The ``display`` view option says where the output goes (default: the cell).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
 from ..engine import Attempt, Engine, interrupt
+from ..errors import ContextFullError
+from ..options import REQUEST_OPTIONS
 from ..received import Interrupted
 from ..result import LLMResult
 from ..types import Chunk, Request, Response, ToolStep
+
+if TYPE_CHECKING:
+    from .thread_cells import CellTurn
+
+
+def request_for(engine: Engine, spec: ModelSpec, prompt: str, values: Mapping[str, Any],
+                tools: tuple[dict[str, Any], ...] = (), turn: CellTurn | None = None) -> Request:
+    """The request a cell with option ``values`` sends to ``spec``: its request options,
+    log-probabilities when ``--aggregate best_confidence`` needs them, and the thread's
+    earlier turns when ``turn`` continues one."""
+    messages = None if turn is None else turn.messages(spec, prompt)
+    return engine.request(spec, prompt, messages=messages, tools=tools,
+                          logprobs=values.get("aggregate") == "best_confidence",
+                          **{name: values.get(name) for name in REQUEST_OPTIONS})
+
+
+def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str, Any],
+            user_ns: dict[str, Any], *, turn: CellTurn | None = None,
+            cancel: threading.Event | None = None, **view_options: Any) -> LLMResult:
+    """What ``%%llm`` does with its option ``values``: ``model`` (None: the default) and its
+    ``--fallback`` models, ``--tools`` from ``user_ns``, the cell's ``turn`` in its thread,
+    the answer streamed and shown, ``-o VAR`` set."""
+    from .thread_cells import add_note
+
+    spec = engine.model(model)
+    fallback = values.get("fallback")
+    chain = engine.chain(spec, fallback.split(",") if fallback else None)
+    tools: dict[str, Callable[..., Any]] | None = None
+    schemas: tuple[dict[str, Any], ...] = ()
+    if values.get("tools"):
+        from ..tools import function_schema, resolve_tools
+
+        tools = resolve_tools(values["tools"], user_ns)
+        schemas = tuple(function_schema(f) for f in tools.values())
+
+    def make_request(model: ModelSpec) -> Request:
+        return request_for(engine, model, prompt, values, schemas, turn)
+
+    def record(result: LLMResult) -> None:
+        if turn is not None:
+            add_note(result, turn.record(prompt, [(spec.label, result.label, result.response)]))
+
+    if turn is not None:
+        turn.check(spec, make_request(spec))
+    try:
+        result = answer_live(engine, chain, make_request, fmt=values["format"],
+                             cache=values.get("cache"), stream=not values.get("no_stream"),
+                             tools=tools, cancel=cancel, before_show=record, **view_options)
+    except ContextFullError as exc:
+        if turn is None:
+            raise
+        raise turn.too_long(exc, spec) from None
+    if values.get("output"):
+        user_ns[values["output"]] = result
+    return result
+
+
+def run_compare(engine: Engine, models: list[str], prompt: str, values: Mapping[str, Any],
+                user_ns: dict[str, Any], *, turn: CellTurn | None = None,
+                cancel: threading.Event | None = None, **view_options: Any) -> Any:
+    """What ``%%compare`` does with its option ``values``: every model at once in live
+    columns (each with its history in ``turn``'s thread), then the aggregate and the diff,
+    shown; ``-o VAR`` set."""
+    from .thread_cells import add_note
+
+    specs = [engine.model(m) for m in models]
+    requests = [request_for(engine, spec, prompt, values, turn=turn) for spec in specs]
+    if turn is not None:
+        for spec, request in zip(specs, requests, strict=True):
+            turn.check(spec, request)
+
+    def record(result: Any) -> None:
+        if turn is not None:
+            done = [o for o in result.outcomes if o.result is not None]
+            note = turn.record(prompt, [(o.label, o.label, o.result.response) for o in done])
+            for outcome in done:
+                add_note(outcome.result, note)
+
+    result = compare_live(engine, specs, requests, prompt, fmt=values["format"],
+                          cache=values.get("cache"), stream=not values.get("no_stream"),
+                          aggregate=values["aggregate"], diff=values["diff"], cancel=cancel,
+                          before_show=record, **view_options)
+    if values.get("output"):
+        user_ns[values["output"]] = result
+    return result
 
 
 def answer_live(engine: Engine, chain: list[ModelSpec],
                 make_request: Callable[[ModelSpec], Request], *, fmt: str, cache: str | None,
                 stream: bool,
                 tools: dict[str, Callable[..., Any]] | None = None,
-                cancel: threading.Event | None = None, **view_options: Any) -> LLMResult:
-    """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView; tool
-    calls show as they run; the first use of a local model shows a loading notice; Ctrl-C
-    keeps the partial answer (and the tool calls made so far)."""
+                cancel: threading.Event | None = None,
+                before_show: Callable[[LLMResult], None] | None = None,
+                **view_options: Any) -> LLMResult:
+    """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView that
+    becomes the result (``before_show`` may add to it first); tool calls show as they run;
+    the first use of a local model shows a loading notice; Ctrl-C keeps the partial answer
+    (and the tool calls made so far)."""
     from ..display.stream import StreamView
     from ..providers.local import is_loaded
 
@@ -59,9 +153,12 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
             attempt = Attempt(chain[0], make_request(chain[0]))
         response = response or Response(view.text, attempt.request.model,
                                         attempt.request.provider, interrupted=True)
-    view.finish()
     assert attempt is not None and response is not None  # or answer_chain raised
-    return LLMResult(response, attempt.spec, attempt.request, fmt, _note(attempt, response))
+    result = LLMResult(response, attempt.spec, attempt.request, fmt, _note(attempt, response))
+    if before_show is not None:
+        before_show(result)
+    view.show_final(result)
+    return result
 
 
 def _note(attempt: Attempt, response: Response) -> str:
@@ -77,8 +174,10 @@ def _note(attempt: Attempt, response: Response) -> str:
 
 def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request], prompt: str,
                  *, fmt: str, cache: str | None, stream: bool, aggregate: str, diff: str,
-                 cancel: threading.Event | None = None, **view_options: Any) -> Any:
-    """Run ``specs`` concurrently into live columns, then aggregate and diff them."""
+                 cancel: threading.Event | None = None,
+                 before_show: Callable[[Any], None] | None = None, **view_options: Any) -> Any:
+    """Run ``specs`` concurrently into live columns, then aggregate and diff them; the
+    columns become the comparison (``before_show`` may add to it first)."""
     from ..compare import run_models, summarise
     from ..display.stream import ColumnsView
 
@@ -88,5 +187,8 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
         cancel=cancel,
         on_done=lambda i, o: view.settle(i, *(("done", o.result.text) if o.result
                                               else (o.error or "failed", ""))))
-    view.finish()
-    return summarise(prompt, outcomes, aggregate, diff)
+    result = summarise(prompt, outcomes, aggregate, diff)
+    if before_show is not None:
+        before_show(result)
+    view.show_final(result)
+    return result
