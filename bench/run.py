@@ -37,6 +37,7 @@ GROUPS = {
     "compare": ("bench.compare", "%%compare vs one call and a sequential loop"),
     "stream": ("bench.streaming", "streaming render throughput and update rate"),
     "bigcompare": ("bench.big_compare", "%%compare of two 100 KB answers after they arrived"),
+    "over": ("bench.over", "--over rows/s: concurrency 8 vs 1 and vs a loop; 10,000 cached rows"),
 }
 
 

@@ -321,6 +321,11 @@ class Engine:
                 "--cache use (or %llm cache mode use) to record it")
         return None
 
+    def record_hit(self, spec: ModelSpec, response: Response) -> None:
+        """Count a cached ``response`` found outside :meth:`answer` (a run over data reads
+        its cached rows once, while planning)."""
+        self._record(spec, response)
+
     def _record(self, spec: ModelSpec, response: Response) -> None:
         with self._usage_lock:
             totals = self.usage.setdefault(spec.model_id, ModelUsage())

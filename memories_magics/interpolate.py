@@ -9,13 +9,17 @@ variable to a fixed number.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import UsageError
 
 
-def interpolate(text: str, namespace: dict[str, Any]) -> str:
-    """Replace each ``{expr}`` with ``str(eval(expr, namespace))``.
+def interpolate(text: str, namespace: dict[str, Any],
+                local: Mapping[str, Any] | None = None, missing: str = "") -> str:
+    """Replace each ``{expr}`` with ``str(eval(expr, namespace, local))``: names in ``local``
+    (a row's columns, with ``--over``) win over the notebook's. ``missing`` replaces the advice
+    given for an undefined name.
 
     >>> interpolate("Explain {topic} {{briefly}}", {"topic": "tides"})
     'Explain tides {briefly}'
@@ -31,7 +35,7 @@ def interpolate(text: str, namespace: dict[str, Any]) -> str:
             raise UsageError("unmatched '}' in the prompt; write }} for a literal brace")
         elif char == "{":
             end = _closing_brace(text, i)
-            out.append(_evaluate(text[i + 1:end], namespace))
+            out.append(_evaluate(text[i + 1:end], namespace, local, missing))
             i = end + 1
         else:
             out.append(char)
@@ -48,15 +52,16 @@ def _closing_brace(text: str, start: int) -> int:
     raise UsageError("unmatched '{' in the prompt; write {{ for a literal brace")
 
 
-def _evaluate(expression: str, namespace: dict[str, Any]) -> str:
+def _evaluate(expression: str, namespace: dict[str, Any], local: Mapping[str, Any] | None,
+              missing: str) -> str:
     if not expression.strip():
         raise UsageError("empty {} in the prompt; write {{}} for literal braces")
     try:
-        return str(eval(expression, namespace))  # noqa: S307 - the user's own namespace
+        return str(eval(expression, namespace, local))  # noqa: S307 - the user's own namespace
     except NameError as exc:
         name = getattr(exc, "name", None) or str(exc)
-        raise UsageError(f"{{{expression}}}: name {name!r} is not defined; define it in a cell "
-                         "above or write {{ }} for literal braces") from None
+        advice = missing or "define it in a cell above or write {{ }} for literal braces"
+        raise UsageError(f"{{{expression}}}: name {name!r} is not defined; {advice}") from None
     except SyntaxError:
         raise UsageError(f"{{{expression}}} is not a Python expression; write {{{{ }}}} for "
                          "literal braces (e.g. in JSON)") from None

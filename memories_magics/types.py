@@ -83,12 +83,20 @@ class Request:
 
     def canonical(self) -> str:
         """The request as canonical JSON (sorted keys, no whitespace)."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"),
+        # The fields as they are (no deep copy: json.dumps writes tuples as lists, as
+        # dataclasses.asdict's copies would be; the text, and so the key, is the same).
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False, default=str)
 
     def cache_key(self) -> str:
-        """sha256 of :meth:`canonical`: equal requests share a key across kernels and machines."""
-        return hashlib.sha256(self.canonical().encode("utf-8")).hexdigest()
+        """sha256 of :meth:`canonical`: equal requests share a key across kernels and machines
+        (computed once per request: a run over 10,000 rows asks for each key twice)."""
+        key: str | None = self.__dict__.get("_cache_key")
+        if key is None:
+            key = hashlib.sha256(self.canonical().encode("utf-8")).hexdigest()
+            object.__setattr__(self, "_cache_key", key)  # not a field: eq, repr unchanged
+        return key
 
     @property
     def prompt(self) -> str:

@@ -18,3 +18,4 @@ DIFF_MODES: tuple[str, ...] = tuple(VOCABULARY["diff_modes"])
 FINISH_REASONS: tuple[str, ...] = tuple(VOCABULARY["finish_reasons"])
 RESULT_MIME: str = VOCABULARY["mime"]["result"]
 COMPARE_MIME: str = VOCABULARY["mime"]["compare"]
+ROW_STATES: tuple[str, ...] = tuple(VOCABULARY["row_states"])

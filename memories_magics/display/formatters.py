@@ -21,8 +21,15 @@ def _compare_bundle(result: Any) -> dict[str, Any]:
     return compare_bundle(result)
 
 
+def _over_bundle(result: Any) -> dict[str, Any]:
+    from .over_view import over_bundle
+
+    return over_bundle(result)
+
+
 def register(shell: Any) -> None:
-    """Render ``LLMResult`` and ``CompareResult`` objects in ``shell``'s output."""
+    """Render ``LLMResult``, ``CompareResult`` and ``OverResult`` objects in ``shell``'s output."""
     formatter = shell.display_formatter.mimebundle_formatter
     formatter.for_type_by_name("memories_magics.result", "LLMResult", _result_bundle)
     formatter.for_type_by_name("memories_magics.compare", "CompareResult", _compare_bundle)
+    formatter.for_type_by_name("memories_magics.over_result", "OverResult", _over_bundle)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
 from ..engine import Engine, default_engine
 from ..errors import ContextFullError, MemoriesError, StreamCutError, UsageError
 from ..secrets import Secret
 from ..types import Chunk, Message, Request, Response
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEPLOYMENT_TYPES = ("local", "api")
 
@@ -104,6 +107,17 @@ class LoadModel:
                 "steps": [{"name": s.call.name, "arguments": s.call.arguments,
                            "result": s.result, "is_error": s.is_error}
                           for s in response.tool_steps]}
+
+    def map(self, template: str, data: Any, *, concurrency: int | None = None,
+            check: Callable[..., Any] | None = None, budget: float | None = None,
+            namespace: dict[str, Any] | None = None, progress: bool = True,
+            **params: Any) -> pd.DataFrame:
+        """Ask ``template`` once per row of ``data`` (a list, a pandas Series or DataFrame;
+        ``{item}``, ``{index}``, columns by name, other names from ``namespace``): the same
+        DataFrame as ``%%llm --over data -o VAR``, in input order."""
+        return over_frame([(self.spec, self._provider)], template, data, self.engine,
+                          cache=self.cache, concurrency=concurrency, check=check,
+                          budget=budget, namespace=namespace, progress=progress, **params)
 
     def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives (a cache hit, or a model that cannot stream,
@@ -255,6 +269,19 @@ class MultiModelInference:
         self.responses = dict(zip(self._names(), results, strict=True))
         return self.responses
 
+    def grid(self, template: str, data: Any, *, check: Callable[..., Any] | None = None,
+             concurrency: int | None = None, budget: float | None = None,
+             namespace: dict[str, Any] | None = None, progress: bool = True,
+             **params: Any) -> pd.DataFrame:
+        """Every row of ``data`` asked of every model: one DataFrame row per (input, model),
+        as ``%%compare ... --over data --check FUNC -o VAR``; ``check(text, row)`` scores
+        each answer into the ``check`` column."""
+        first = self.models[0]
+        return over_frame([(m.spec, m._provider) for m in self.models], template, data,
+                          first.engine, cache=first.cache, concurrency=concurrency,
+                          check=check, budget=budget, namespace=namespace,
+                          progress=progress, **params)
+
     def get_aggregated_response(self) -> dict[str, Any]:
         """One answer from the last :meth:`get_responses`, by ``aggregation_method`` (see
         :mod:`memories_magics.aggregate` for exactly how each is computed):
@@ -273,3 +300,21 @@ class MultiModelInference:
         model = None if found.winner is None else answered[found.winner][0]
         return {"method": found.method, "model": model,
                 "score": found.score, "explanation": found.explanation, "text": found.text}
+
+
+def over_frame(targets: list[tuple[ModelSpec, Any]], template: str, data: Any, engine: Engine,
+               *, cache: str | None, concurrency: int | None,
+               check: Callable[..., Any] | None, budget: float | None,
+               namespace: dict[str, Any] | None, progress: bool,
+               **params: Any) -> pd.DataFrame:
+    """What ``map`` and ``grid`` share: the run over ``data``, as its DataFrame."""
+    from ..over import as_rows
+    from .run_over import run_over
+
+    result = run_over(engine, targets, template, as_rows(data), dict(namespace or {}),
+                      lambda spec, prompt: engine.request(spec, prompt, **params),
+                      cache=cache, stream=False, concurrency=concurrency, budget=budget,
+                      check=check, check_name=getattr(check, "__name__", "check"),
+                      progress=progress)
+    assert result is not None  # no dry run here
+    return result.frame

@@ -11,10 +11,11 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, magics_class
 
 from ..errors import UsageError
-from ..options import check_args, magic_argument, magic_options, magic_parser
+from ..options import OPTIONS, check_args, magic_argument, magic_options, magic_parser
 from ..vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
+    from ..config import ModelSpec
     from ..engine import Engine
     from ..threads import ThreadStore
 
@@ -73,7 +74,14 @@ def parse(magic: Any, line: str) -> Any:
         args = magic.parser.parse_args(words)
     except IPythonUsageError as exc:
         raise UsageError(f"{exc}; see %%{magic.__name__}? for the options") from None
-    return check_args(args, magic.__name__)
+    args = check_args(args, magic.__name__)
+    if not getattr(args, "over", None):
+        for option in OPTIONS.values():
+            if option.role == "over" and option.name != "over" and getattr(args, option.name,
+                                                                          None):
+                raise UsageError(f"{option.flag} goes with --over VAR (a prompt over the rows "
+                                 "of a list or DataFrame)")
+    return args
 
 
 @magics_class
@@ -124,6 +132,8 @@ class LLMMagics(Magics):
         if cell is None:
             return self._subcommand(line)
         args = parse(self.llm, line)
+        if args.over:
+            return self._over(args, cell, [self.engine.model(args.model_option or args.model)])
         self._ask(args, self._prompt(cell, "%%llm"))
         return None
 
@@ -155,10 +165,36 @@ class LLMMagics(Magics):
             one = f"; to ask only {models[0]}, use %%llm {models[0]}" if models else ""
             raise UsageError(f"%%compare needs two or more models, e.g. %%compare smollm2 gemma"
                              f"{one}")
+        if args.over:
+            return self._over(args, cell, [self.engine.model(m) for m in models])
         prompt = self._prompt(cell, "%%compare")
         self._shown(run_compare(self.engine, models, prompt,
                                 vars(args) | {"system": turn.system}, self.user_ns, turn=turn))
         return None
+
+    def _over(self, args: Any, cell: str, specs: list[ModelSpec]) -> Any:
+        """``--over VAR``: the cell is a template asked once per row (of every model)."""
+        from ..over import rows_of
+        from .run_live import request_for
+        from .run_over import resolve_check, run_over
+
+        for flag, name in (("--fallback", "fallback"), ("--tools", "tools"),
+                           ("-c", "continue_thread"), ("--thread", "thread")):
+            if getattr(args, name, None):
+                raise UsageError(f"{flag} does not go with --over yet; ask the rows without it")
+
+        namespace = self.user_ns
+        rows = rows_of(args.over, namespace)
+        result = run_over(self.engine, [(spec, None) for spec in specs], cell.strip(), rows,
+                          namespace, lambda spec, prompt: request_for(self.engine, spec, prompt,
+                                                                      vars(args)),
+                          fmt=args.format, cache=args.cache, stream=not args.no_stream,
+                          concurrency=args.concurrency, budget=args.budget,
+                          dry_run=args.dry_run, check=resolve_check(args.check, namespace),
+                          check_name=args.check, aggregate=getattr(args, "aggregate", None))
+        if result is not None and args.output:
+            namespace[args.output] = result.frame
+        return result
 
     def _prompt(self, cell: str, magic: str) -> str:
         if not cell.strip():
