@@ -20,9 +20,9 @@ UNSET = ""
 def panel_options() -> list[str]:
     """The options the panel offers: every declared option of ``%%llm`` or ``%%compare``
     but the conversation-thread ones (a thread follows a notebook's cells; panel runs are
-    not cells)."""
+    not cells) and the ``--over`` ones (a panel run asks one prompt, not a table's rows)."""
     return [name for name, option in OPTIONS.items()
-            if {"llm", "compare"} & set(option.magics) and option.role != "thread"]
+            if {"llm", "compare"} & set(option.magics) and option.role not in ("thread", "over")]
 
 
 class OptionalValue(widgets.HBox):  # type: ignore[misc]  # ipywidgets has no types
