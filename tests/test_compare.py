@@ -205,9 +205,9 @@ def test_diffs_read_like_a_code_review() -> None:
     assert lines["text/html"].count("<div style=\"background") == 2, "one row per changed line"
 
 
-def test_long_comparisons_are_bounded_fast_and_diffed_once(monkeypatch) -> None:
+def test_long_comparisons_are_bounded_and_diffed_once(monkeypatch) -> None:
+    """Bounded output, one diff per mode; the speed of this is measured in bench/ (bigcompare)."""
     import random
-    import time
 
     import memories_magics.display.compare_view as compare_module
     from memories_magics.display.safe import MAX_DISPLAY_CHARS
@@ -222,9 +222,7 @@ def test_long_comparisons_are_bounded_fast_and_diffed_once(monkeypatch) -> None:
                         lambda *args: calls.append(args) or real(*args))
     for mode in ("word", "line", "char"):
         result = _pair(a, b, mode)
-        started = time.perf_counter()
         bundles = [compare_bundle(result) for _ in range(3)]  # re-displays reuse the diff
-        assert time.perf_counter() - started < 1.0, mode
         payload = bundles[0][COMPARE_MIME]
         shown = sum(len(text) for _, text in payload["diff"]["ops"])
         assert shown <= 2 * MAX_DISPLAY_CHARS
