@@ -1,43 +1,51 @@
-"""The per-notebook response cache: JSON in one SQLite file, never pickle.
+"""The per-notebook response cache: a text record of what the models said, beside the notebook.
 
 Where: ``$MEMORIES_MAGICS_CACHE_DIR`` if set, else ``<notebook dir>/.memories_cache/<notebook
 stem>/`` for the notebook the kernel runs (found from ``__session__`` / ``JPY_SESSION_NAME`` /
-``__vsc_ipynb_file__``), else ``./.memories_cache/default/``.
+``__vsc_ipynb_file__``), else ``./.memories_cache/default/``, which also reads every other
+notebook's record in that folder: ``jupyter nbconvert --execute`` and papermill don't tell the
+kernel the notebook's name, and a shipped notebook still replays from its record.
 
-What: only complete responses, keyed by the sha256 of the canonical request, as JSON text in
-``memories_magics.sqlite``. A committed cache is someone else's input: a value that is not
-JSON of the recorded shape is refused (never unpickled, never followed to another file), the
-cache never adopts a folder holding files it did not write, and ``clear`` removes only its
-own rows or its own file. Credentials are not part of a request, and known keys are masked in
-what is stored, so they never reach the cache.
+What: only complete answers, one line each in ``records.jsonl`` (:mod:`.records`): the
+request as sent, the answer, finish reason, usage and provenance, under the sha256 of the
+canonical request. A committed record is someone else's input: a line that is not a record
+is skipped with a warning naming its line (an error in replay), a record whose request does
+not match its key is refused, nothing is unpickled or followed to another file, the cache
+never adopts a folder holding files it did not write, and ``clear`` removes only its own
+files. Credentials are not part of a request, and known keys are masked in what is stored.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
-import sqlite3
+import re
 import threading
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .errors import CacheError, UsageError
+from .records import RECORD_FORMAT, RECORDS_NAME, RecordFile, dump
 from .secrets import mask_known
 from .types import Request, Response
 from .vocabulary import CACHE_MODES
 
 CACHE_DIR_ENV = "MEMORIES_MAGICS_CACHE_DIR"
 CACHE_MODE_ENV = "MEMORIES_MAGICS_CACHE_MODE"
-#: The database file, and everything SQLite may create beside it: all the cache ever writes.
-DB_NAME = "memories_magics.sqlite"
-OWN_FILES = frozenset({DB_NAME, *(DB_NAME + suffix for suffix in ("-journal", "-wal", "-shm"))})
-_MARK = "memories_magics response cache"
-_FORMAT = 1
-_SCHEMA = ("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
-           f"INSERT OR IGNORE INTO meta VALUES ('format', '{_MARK}');"
-           "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+#: The SQLite file of earlier versions (convert it with ``python -m memories_magics.convert``).
+LEGACY_NAME = "memories_magics.sqlite"
+#: Everything the cache, or an earlier version of it, ever writes in its folder.
+OWN_FILES = re.compile(re.escape(RECORDS_NAME) + r"(?:\.\d+\.tmp)?|"
+                       + re.escape(LEGACY_NAME) + r"(?:-journal|-wal|-shm)?")
+#: Seconds after this process's last recording that its record is compacted (sorted, one
+#: line per key), off the caller's thread; and once more when the process ends.
+COMPACT_AFTER_S = 1.0
+#: The answer's fields a record keeps (the model and provider are the request's).
+ANSWER_FIELDS = ("text", "finish_reason", "usage", "latency_s", "first_token_s", "tool_calls",
+                 "tool_steps", "logprobs", "provenance")
 
 
 def notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
@@ -76,6 +84,17 @@ def default_cache_dir(user_ns: dict[str, Any] | None = None) -> Path:
     return Path.cwd() / ".memories_cache" / "default"
 
 
+def open_default(user_ns: dict[str, Any] | None = None) -> ResponseCache:
+    """This kernel's cache; a kernel that doesn't know its notebook also reads the records of
+    every notebook in its folder (see the module docstring)."""
+    directory = default_cache_dir(user_ns)
+    if os.environ.get(CACHE_DIR_ENV) or notebook_path(user_ns) is not None:
+        return ResponseCache(directory)
+    siblings = sorted(p.parent for p in directory.parent.glob(f"*/{RECORDS_NAME}")
+                      if p.parent != directory)
+    return ResponseCache(directory, also_read=siblings)
+
+
 def check_mode(mode: str) -> str:
     """``mode`` if it is a cache mode, else a one-line error listing them."""
     if mode not in CACHE_MODES:
@@ -83,211 +102,292 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-class CorruptCacheError(CacheError):
-    """The cache's own database can't be read as one (``%llm cache clear`` removes it)."""
-
-
-def _strict_json(text: str) -> Any:
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
+def check_directory(directory: Path) -> None:
+    """Refuse a path that is a file, a folder with files the cache didn't write, or a record
+    that is a link (a committed link could point anywhere)."""
+    where = shown_path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CacheError(f"the cache path {where} is a file, not a folder; point %llm cache "
+                         f"dir (or ${CACHE_DIR_ENV}) at a folder, e.g. {where}_cache")
+    if not directory.is_dir():
+        return
+    foreign = sorted(p.name for p in directory.iterdir() if not OWN_FILES.fullmatch(p.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise CacheError(f"{where} holds files the cache did not write ({shown}); point "
+                         "%llm cache dir at an empty or new folder, e.g. "
+                         f"{Path(where) / '.memories_cache'}")
+    if (directory / RECORDS_NAME).is_symlink():
+        raise CacheError(f"{where}/{RECORDS_NAME} is a link, not a record; remove it, or "
+                         "point %llm cache dir elsewhere")
 
 
 class ResponseCache:
-    """Complete responses by request, in one directory (safe across processes and threads).
+    """Complete answers by request in one folder's ``records.jsonl`` (safe across kernels
+    and threads); ``also_read`` folders are searched, never written, when this one misses.
 
     Raises :class:`CacheError` (one line, with the fix) for a path that is a file or a folder
     holding other files; a read-only cache serves its hits and warns when it can't store.
     """
 
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str, *, also_read: tuple[Path, ...] | list[Path] = ()
+                 ) -> None:
         self.directory = Path(directory)
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.RLock()
-        self._check_directory()
-
-    # -- where ---------------------------------------------------------------------------
-    def _check_directory(self) -> None:
-        """Refuse a path that is a file, a folder with files the cache didn't write, or a
-        database file that is a link (a committed link could point anywhere)."""
-        where = shown_path(self.directory)
-        if self.directory.exists() and not self.directory.is_dir():
-            raise CacheError(f"the cache path {where} is a file, not a folder; point %llm cache "
-                             f"dir (or ${CACHE_DIR_ENV}) at a folder, e.g. {where}_cache")
-        if not self.directory.is_dir():
-            return
-        foreign = sorted(p.name for p in self.directory.iterdir() if p.name not in OWN_FILES)
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
-            raise CacheError(f"{where} holds files the cache did not write ({shown}); point "
-                             "%llm cache dir at an empty or new folder, e.g. "
-                             f"{Path(where) / '.memories_cache'}")
-        if (self.directory / DB_NAME).is_symlink():
-            raise CacheError(f"{where}/{DB_NAME} is a link, not a cache file; remove it, or "
-                             "point %llm cache dir elsewhere")
-
-    def _connect(self, create: bool) -> sqlite3.Connection | None:
-        """The open database; None if there is none yet and ``create`` is false. A file or
-        folder this process can't write is opened read-only (hits are served, writes warn)."""
-        with self._lock:
-            if self._db is not None:
-                return self._db
-            self._check_directory()
-            path = self.directory / DB_NAME
-            if not path.exists() and not create:
-                return None
+        check_directory(self.directory)
+        self._file = RecordFile(self.directory / RECORDS_NAME)
+        self._others: list[RecordFile] = []
+        for folder in also_read:
             try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                read_only = not os.access(self.directory, os.W_OK) or (
-                    path.exists() and not os.access(path, os.W_OK))
-                mode = "ro" if read_only else "rwc"
-                db = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True,
-                                     timeout=30, isolation_level=None, check_same_thread=False)
-                if path.stat().st_size == 0:
-                    db.executescript(_SCHEMA)
-                mark = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
-            except sqlite3.OperationalError as exc:  # locked, read-only, can't open, no table
-                if "no such table" in str(exc):
-                    raise CorruptCacheError(self._unusable(exc)) from None
-                raise CacheError(self._unusable(exc)) from None
-            except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
-                raise CorruptCacheError(self._unusable(exc)) from None
-            except (sqlite3.Error, OSError) as exc:
-                raise CacheError(self._unusable(exc)) from None
-            if mark != (_MARK,):
-                db.close()
-                raise CorruptCacheError(f"{shown_path(path)} is not a memories_magics cache; run "
-                                 "%llm cache clear to remove it, or point %llm cache dir "
-                                 "elsewhere")
-            self._db = db
-            return db
+                check_directory(folder)
+            except CacheError:
+                continue  # not a cache: never read
+            self._others.append(RecordFile(folder / RECORDS_NAME))
+        self._warned: set[str] = set()
+        self._wrote = False
+        self._timer: threading.Timer | None = None
+        #: The keys this process asked for or recorded (what ``prune`` keeps).
+        self.asked: set[str] = set()
+        self._lock = threading.RLock()
 
-    def _unusable(self, exc: BaseException) -> str:
-        return (f"the cache at {shown_path(self.directory)} is unusable ({exc}); run "
-                "%llm cache clear to start it afresh, or point %llm cache dir elsewhere")
+    # -- reading -------------------------------------------------------------------------
+    def _load(self, record_file: RecordFile) -> None:
+        """Read what was added to ``record_file``; each line that is not a record is warned
+        about once (the other records load)."""
+        try:
+            record_file.refresh()
+        except OSError as exc:
+            raise CacheError(f"the cache at {shown_path(record_file.path.parent)} is unusable "
+                             f"({exc}); run %llm cache clear to start it afresh, or point "
+                             "%llm cache dir elsewhere") from None
+        for problem in record_file.problems:
+            if problem not in self._warned:
+                self._warned.add(problem)
+                warnings.warn(f"memories_magics: {self._where(record_file)}{problem}, skipped "
+                              "(the other records load)", stacklevel=4)
 
-    # -- entries -------------------------------------------------------------------------
-    def _read(self, key: str, kind: str, strict: bool) -> Any:
-        """The ``kind`` part of entry ``key``; None if absent. A value that is not JSON of the
-        recorded shape is a miss, or with ``strict`` (replay) a one-line CacheError."""
-        try:
-            with self._lock:
-                db = self._connect(create=False)
-                row = None if db is None else db.execute(
-                    "SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error as exc:
-            raise CacheError(self._unusable(exc)) from None
-        if row is None:
-            return None
-        try:
-            if not isinstance(row[0], str):
-                raise TypeError(f"a {type(row[0]).__name__} value, not JSON text")
-            entry = _strict_json(row[0])
-            if not isinstance(entry, dict) or entry.get("format") != _FORMAT or kind not in entry:
-                raise ValueError("not a recorded entry")
-            return entry[kind]
-        except (ValueError, TypeError, RecursionError) as exc:
+    def _where(self, record_file: RecordFile) -> str:
+        return f"{shown_path(record_file.path.parent)}/"
+
+    def _find(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            for record_file in (self._file, *self._others):
+                if key not in record_file.records:
+                    self._load(record_file)
+                if key in record_file.records:
+                    return record_file.records[key]
+        return None
+
+    def get(self, request: Request, *, strict: bool = False) -> Response | None:
+        """The recorded answer for ``request``, marked ``cached``, or None. A record that is
+        unreadable, of the wrong shape or whose request doesn't match its key (tampered) is
+        a miss with a warning, or with ``strict`` (replay mode) a one-line CacheError; so is a
+        miss while some line of the record could not be read."""
+        self.asked.add(request.cache_key())
+        record = self._find(request.cache_key())
+        if record is None:
             if strict:
-                raise CacheError(f"the cached answer for this prompt in "
-                                 f"{shown_path(self.directory)} is unreadable ({exc}); "
-                                 "record it again with --cache refresh") from None
+                self._explain_miss()
             return None
-
-    def _write(self, key: str, request: Request, kind: str, value: Any) -> None:
-        text = mask_known(json.dumps({"format": _FORMAT, "request": request.canonical(),
-                                      kind: value, "stored_at": time.time()},
-                                     ensure_ascii=False, allow_nan=False))
         try:
+            if _canonical(record["request"]) != request.canonical():
+                raise ValueError("its request does not match its key (edited by hand?)")
+            response = Response.from_dict({**{k: record[k] for k in ANSWER_FIELDS if k in record},
+                                           "model": request.model, "provider": request.provider})
+        except (ValueError, TypeError, RecursionError) as exc:
+            message = (f"the recorded answer for this prompt in {shown_path(self.directory)} "
+                       f"is unreadable ({exc}); record it again with --cache refresh")
+            if strict:
+                raise CacheError(message) from None
+            if message not in self._warned:
+                self._warned.add(message)
+                warnings.warn(f"memories_magics: {message}", stacklevel=3)
+            return None
+        response.cached = True
+        response.cache_key = record["key"]
+        return response
+
+    def _explain_miss(self) -> None:
+        """In replay, a miss that an unreadable line or an old-format cache may explain is
+        that line's error."""
+        for record_file in (self._file, *self._others):
+            if record_file.problems:
+                raise CacheError(f"{self._where(record_file)}{record_file.problems[0]}: this "
+                                 "prompt's answer may be that line; fix or delete it, or "
+                                 "record it again with --cache refresh")
+        if (self.directory / LEGACY_NAME).exists() and not self._file.records:
+            raise CacheError(f"{shown_path(self.directory)} holds a cache of an earlier "
+                             "version (memories_magics.sqlite); convert it once: python -m "
+                             f"memories_magics.convert {shown_path(self.directory)}")
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every readable record of this folder (for verify and export), by key."""
+        with self._lock:
+            self._load(self._file)
+            return [self._file.records[key] for key in sorted(self._file.records)]
+
+    # -- writing -------------------------------------------------------------------------
+    def put(self, request: Request, response: Response) -> bool:
+        """Record ``response`` if it is complete; returns whether it was stored."""
+        if not response.complete:
+            return False
+        stored = response.to_dict()
+        record = {"record": RECORD_FORMAT, "key": request.cache_key(),
+                  "request": request.as_record(),
+                  **{k: stored[k] for k in ANSWER_FIELDS if stored[k] not in ((), [], {})}}
+        try:
+            check_directory(self.directory)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.directory, os.W_OK) or (
+                    self._file.path.exists() and not os.access(self._file.path, os.W_OK)):
+                raise PermissionError("read-only")
+            line = mask_known(dump(record))
             with self._lock:
-                db = self._connect(create=True)
-                assert db is not None
-                db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, text))
-        except (sqlite3.Error, OSError, CacheError, ValueError) as exc:
+                self.asked.add(record["key"])
+                self._file.append(line)
+                self._wrote = True
+                _touched.add(self)
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = threading.Timer(COMPACT_AFTER_S, self.compact)
+                self._timer.daemon = True
+                self._timer.start()
+        except (OSError, CacheError, ValueError) as exc:
             # The answer is shown and returned all the same; only its replay is lost.
             warnings.warn(f"memories_magics: could not write the cache at "
                           f"{shown_path(self.directory)} ({exc}); the answer is shown but "
                           "not cached", stacklevel=3)
-
-    def get(self, request: Request, *, strict: bool = False) -> Response | None:
-        """The cached response for ``request``, marked ``cached``, or None. A recorded value
-        that doesn't parse is a miss, or with ``strict`` (replay mode) a CacheError. A tool
-        exchange is stored as the first request's answer with its steps (``exchange:`` keys)."""
-        key = request.cache_key()
-        data = self._read(key, "response", strict)
-        if data is None and request.tools:
-            exchange = self._read("exchange:" + key, "exchange", strict)
-            if isinstance(exchange, dict) and isinstance(exchange.get("response"), dict):
-                data = {**exchange["response"], "tool_steps": exchange.get("steps") or ()}
-        if data is None:
-            return None
-        try:
-            response = Response.from_dict(data)
-        except ValueError as exc:
-            if strict:
-                raise CacheError(f"the cached answer for this prompt in "
-                                 f"{shown_path(self.directory)} is unreadable ({exc}); "
-                                 "record it again with --cache refresh") from None
-            return None
-        response.cached = True
-        return response
-
-    def put(self, request: Request, response: Response) -> bool:
-        """Store ``response`` if it is complete; returns whether it was stored."""
-        if not response.complete:
             return False
-        stored = response.to_dict()
-        stored["cached"] = False
-        if response.tool_steps:
-            steps = stored.pop("tool_steps")
-            self._write("exchange:" + request.cache_key(), request, "exchange",
-                        {"response": stored, "steps": steps, "stopped_early": False})
-        else:
-            self._write(request.cache_key(), request, "response", stored)
         return True
 
-    def info(self) -> dict[str, Any]:
-        """Entry count, size on disk and location."""
+    def prune(self, keys: frozenset[str]) -> int:
+        """Remove the records of ``keys``; returns how many went. A record with a line that
+        is not a record is not rewritten (a one-line CacheError says which)."""
+        with self._lock:
+            self._load(self._file)
+            if self._file.problems:
+                raise CacheError(f"{self._where(self._file)}{self._file.problems[0]}; fix or "
+                                 "delete that line first (nothing was removed)")
+            gone = keys & set(self._file.records)
+            if gone and not self._file.compact(drop=gone):
+                raise CacheError(f"could not rewrite {shown_path(self._file.path)}; nothing "
+                                 "was removed")
+            self._load(self._file)
+            return len(gone)
+
+    def export(self, path: Path) -> int:
+        """Write every record of this folder to ``path`` (a new JSONL file); returns how many."""
+        from .records import replace
+
+        records = self.records()
+        if path.exists():
+            raise CacheError(f"{shown_path(path)} exists; export to a new file")
         try:
-            db = self._connect(create=False)
-            entries = 0 if db is None else db.execute("SELECT count(*) FROM entries").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise CacheError(self._unusable(exc)) from None
-        size = sum(p.stat().st_size for p in map(self.directory.joinpath, OWN_FILES)
-                   if p.is_file())
-        return {"directory": str(self.directory), "entries": entries, "size_bytes": size}
+            replace(path, "".join(mask_known(dump(r)) + "\n" for r in records).encode())
+        except OSError as exc:
+            raise CacheError(f"could not write {shown_path(path)} ({exc})") from None
+        return len(records)
+
+    def import_records(self, path: Path) -> tuple[int, list[str]]:
+        """Add the records of the JSONL file ``path`` (another notebook's record or an
+        export); returns how many were added and why the others were not."""
+        source = RecordFile(path)
+        try:
+            if path.is_symlink() or not path.is_file():
+                raise OSError("not a file")
+            source.refresh(complete=True)
+        except OSError as exc:
+            raise CacheError(f"could not read {shown_path(path)} ({exc})") from None
+        refused = list(source.problems)
+        added = 0
+        for record in source:
+            if hashlib.sha256(_canonical(record["request"]).encode()).hexdigest() \
+                    != record["key"]:
+                refused.append(f"{record['key'][:12]}…: its request does not match its key")
+                continue
+            line = mask_known(dump(record))
+            with self._lock:
+                self._load(self._file)
+                if record["key"] in self._file.records:
+                    continue
+                try:
+                    check_directory(self.directory)
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                    self._file.append(line)
+                except OSError as exc:
+                    raise CacheError(f"could not write the cache at "
+                                     f"{shown_path(self.directory)} ({exc})") from None
+                self._wrote = True
+                _touched.add(self)
+                added += 1
+        self.compact()
+        return added, refused
+
+    def compact(self) -> bool:
+        """Sort this process's record by key, one line per key (see :mod:`.records`); only
+        if this process wrote to it. Returns whether the file changed."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._wrote:
+                return False
+            self._wrote = False
+            try:
+                return self._file.compact()
+            except OSError:
+                return False  # left appended: still a valid record
+
+    def info(self) -> dict[str, Any]:
+        """Record count, size on disk, location, and the other notebooks' records read."""
+        with self._lock:
+            self._load(self._file)
+            path = self._file.path
+            return {"directory": str(self.directory), "entries": len(self._file.records),
+                    "size_bytes": path.stat().st_size if path.is_file() else 0,
+                    "problems": list(self._file.problems),
+                    "also_read": [str(f.path.parent) for f in self._others]}
 
     def clear(self) -> int:
-        """Remove every entry; returns how many. A database that can't be read is removed:
-        only the cache's own files, and never in a folder that holds anything else."""
+        """Remove the record; returns how many answers it held. Only the cache's own files
+        go, and never from a folder that holds anything else."""
         where = shown_path(self.directory)
         with self._lock:
+            check_directory(self.directory)  # foreign files or a link: refuse (raises)
+            if not self.directory.is_dir():
+                return 0
             try:
-                db = self._connect(create=False)
-                if db is None:
-                    return 0
-                removed = int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
-                db.execute("DELETE FROM entries")
-                db.execute("VACUUM")
-                return removed
-            except CorruptCacheError:
+                self._load(self._file)
+            except CacheError:
                 pass
-            except sqlite3.OperationalError as exc:  # read-only, locked by another kernel
-                raise CacheError(f"could not clear the cache at {where} ({exc}); nothing "
-                                 "was removed") from None
-            except sqlite3.DatabaseError:
-                self.close()
-            self._check_directory()  # foreign files or a link: refuse (raises)
+            removed = len(self._file.records)
+            if not os.access(self.directory, os.W_OK):
+                raise CacheError(f"could not clear the cache at {where} (read-only); nothing "
+                                 "was removed")
             try:
-                for name in OWN_FILES:
-                    (self.directory / name).unlink(missing_ok=True)
+                for path in self.directory.iterdir():
+                    if OWN_FILES.fullmatch(path.name):
+                        path.unlink()
             except OSError as exc:
-                raise CacheError(f"could not remove the damaged cache at {where} ({exc})") from None
-            return 0
+                raise CacheError(f"could not clear the cache at {where} ({exc})") from None
+            self._file.refresh()
+            self._wrote = False
+            return removed
 
     def close(self) -> None:
-        """Close the database (the next use reopens it)."""
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        """Compact what this process recorded (the next use reads the file again)."""
+        self.compact()
+
+
+def _canonical(data: Any) -> str:
+    """A recorded request in the form :meth:`Request.canonical` gives."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+#: Caches this process wrote to: compacted once when it ends.
+_touched: set[ResponseCache] = set()
+
+
+@atexit.register
+def _compact_all() -> None:
+    for cache in list(_touched):
+        cache.compact()

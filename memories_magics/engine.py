@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, default_cache_dir, shown_path
+from . import __version__
+from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, open_default, shown_path
 from .config import Config, ModelSpec
 from .errors import (
     CacheMissError,
@@ -170,9 +172,15 @@ class Engine:
                 params[name] = float(getattr(spec, name))
         if params.get("max_tokens") is None:
             params["max_tokens"] = self.config.settings.get("max_tokens")
+        digest = None
+        if spec.provider == "local":  # another file under the same name is another request
+            from .providers.local import gguf_sha256
+
+            digest = gguf_sha256(spec)
         return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),
                        tools=tuple(tools), **params,
-                       logprobs=logprobs and self.supports(spec, "logprobs"))
+                       logprobs=logprobs and self.supports(spec, "logprobs"),
+                       gguf_sha256=digest)
 
     def provider(self, name: str, api_key: str | Secret | None = None) -> Provider:
         """The provider called ``name``, built once per engine (and per explicit key)."""
@@ -201,7 +209,7 @@ class Engine:
         """This notebook's cache (opened on first use)."""
         with self._lock:
             if self._cache is None:
-                self._cache = ResponseCache(default_cache_dir(self.user_ns))
+                self._cache = open_default(self.user_ns)
             return self._cache
 
     def set_cache_dir(self, directory: str | Path) -> ResponseCache:
@@ -268,6 +276,9 @@ class Engine:
             _close(source)
         response = received.response()
         response.cache_key = request.cache_key()
+        response.provenance = {**provider.provenance(request), **response.provenance,
+                               "memories_magics": __version__,
+                               "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if mode in ("use", "refresh") and response.cacheable:
             self.cache().put(request, response)
         self._record(spec, response)
@@ -310,7 +321,7 @@ class Engine:
         """The cached answer in ``use``/``replay`` mode (a replay miss is an error)."""
         if mode not in ("use", "replay"):
             return None
-        hit = self.cache().get(request)
+        hit = self.cache().get(request, strict=mode == "replay")
         if hit is not None:
             self._record(spec, hit)
             return hit

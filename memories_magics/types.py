@@ -62,6 +62,8 @@ class Request:
 
     ``model`` is the provider's own model name (``gpt-4o-mini``), ``provider`` the registry
     name (``openai``). Credentials and base URLs are deliberately not part of a request.
+    ``gguf_sha256`` is a local model's file digest, so another file under the same name is
+    another request (left out of :meth:`canonical` when unset, as for hosted models).
     """
 
     provider: str
@@ -74,6 +76,7 @@ class Request:
     seed: int | None = None
     tools: tuple[dict[str, Any], ...] = ()
     logprobs: bool = False
+    gguf_sha256: str | None = None
 
     @classmethod
     def from_prompt(cls, provider: str, model: str, prompt: str, **params: Any) -> Request:
@@ -86,8 +89,34 @@ class Request:
         # The fields as they are (no deep copy: json.dumps writes tuples as lists, as
         # dataclasses.asdict's copies would be; the text, and so the key, is the same).
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if fields["gguf_sha256"] is None:  # hosted models: keys as before the digest existed
+            del fields["gguf_sha256"]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False, default=str)
+
+    def as_record(self) -> dict[str, Any]:
+        """The request as a JSON-safe dict: what the cache key hashes and a record stores."""
+        data = dataclasses.asdict(self)
+        if data["gguf_sha256"] is None:
+            del data["gguf_sha256"]
+        return data
+
+    @classmethod
+    def from_record(cls, data: Any) -> Request:
+        """Inverse of :meth:`as_record`; a value of the wrong shape raises ``ValueError``."""
+        if not isinstance(data, dict) or set(data) - {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError("a recorded request must be an object of request fields")
+        messages, tools = data.get("messages"), data.get("tools", [])
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages) \
+                or not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise ValueError("a recorded request needs a list of message objects")
+        try:
+            request = cls(**{**data, "messages": tuple(messages), "tools": tuple(tools)})
+        except TypeError as exc:
+            raise ValueError(f"a recorded request is malformed: {exc}") from None
+        if not isinstance(request.provider, str) or not isinstance(request.model, str):
+            raise ValueError("a recorded request needs a provider and a model name")  # noqa: TRY004 - callers catch ValueError
+        return request
 
     def cache_key(self) -> str:
         """sha256 of :meth:`canonical`: equal requests share a key across kernels and machines
@@ -125,6 +154,8 @@ class Chunk:
     usage: Usage | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: tuple[float, ...] = ()
+    #: The model the provider says served this answer (e.g. a dated snapshot behind an alias).
+    served_model: str | None = None
 
 
 @dataclass
@@ -151,6 +182,10 @@ class Response:
     cache_key: str | None = None
     #: Why an incomplete answer ended (e.g. the connection dropped mid-stream).
     error: str | None = None
+    #: Where the answer came from: SDK and version, served model, endpoint host,
+    #: memories_magics version, when recorded; for local models the GGUF's sha256
+    #: (see :func:`memories_magics.providers.base.Provider.provenance`).
+    provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -192,6 +227,11 @@ class Response:
             data["tool_steps"] = tuple(ToolStep(ToolCall(**s["call"]), s["result"], s["is_error"])
                                        for s in data.get("tool_steps") or ())
             data["logprobs"] = tuple(float(x) for x in data.get("logprobs") or ())
+            provenance = data.get("provenance") or {}
+            if not isinstance(provenance, dict) or not all(
+                    isinstance(v, str) for v in provenance.values()):
+                raise ValueError("provenance must be an object of texts")
+            data["provenance"] = dict(provenance)
             return cls(**data)
         except (TypeError, KeyError, ValueError) as exc:
             raise ValueError(f"a recorded answer is malformed: {exc}") from None
@@ -201,10 +241,11 @@ class Response:
                     first_token_s: float | None) -> Response:
         """Assemble one streamed answer from its chunks (the last usage and finish reason
         seen win; text, tool calls and log-probabilities are concatenated)."""
-        usage, finish = Usage(), None
+        usage, finish, served = Usage(), None, None
         calls: list[ToolCall] = []
         logprobs: list[float] = []
         for chunk in chunks:
+            served = chunk.served_model or served
             if chunk.usage is not None:
                 usage = Usage(_count(chunk.usage.input_tokens) or usage.input_tokens,
                               _count(chunk.usage.output_tokens) or usage.output_tokens)
@@ -214,7 +255,8 @@ class Response:
         return cls(text="".join(c.text for c in chunks), model=request.model,
                    provider=request.provider, finish_reason=finish_reason(finish), usage=usage,
                    latency_s=latency_s, first_token_s=first_token_s, tool_calls=tuple(calls),
-                   logprobs=tuple(logprobs))
+                   logprobs=tuple(logprobs),
+                   provenance={"served_model": served} if isinstance(served, str) else {})
 
 
 #: No answer has more tokens than this; a larger count is a server's nonsense, shown as unknown.

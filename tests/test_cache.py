@@ -1,24 +1,32 @@
-"""The cache as hostile input: a committed cache can't run code or read other files, clear
-never deletes anything the cache did not write, odd notebook names and paths get clear
-errors, and a read-only cache still serves its hits."""
+"""The cache as a reviewable record and as hostile input: one JSON line per answer, appends
+that never rewrite other lines, replays that write nothing, a committed record that can't run
+code or read other files, clear that never deletes what the cache did not write, provenance
+on every answer, and ``%llm cache verify`` for drift."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import shutil
 import sqlite3
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from memories_magics.cache import DB_NAME, ResponseCache, default_cache_dir
+from memories_magics.cache import LEGACY_NAME, ResponseCache, default_cache_dir
 from memories_magics.engine import Engine
 from memories_magics.errors import CacheError, MemoriesError
+from memories_magics.records import RECORDS_NAME
 from memories_magics.types import Request, Response, Usage
-from tests.fakes import DEFAULT_TEXT, FakeLLMServer
+from tests.fakes import DEFAULT_TEXT, FakeLLMServer, Reply
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+VENV_BIN = Path(sys.executable).parent
 
 
 class _Planted:
@@ -37,49 +45,81 @@ def _request(prompt: str = "hi") -> Request:
 
 def _stored(directory: Path, prompt: str = "hi") -> Request:
     request = _request(prompt)
-    assert ResponseCache(directory).put(request, Response("recorded", "m", "openai", "stop",
-                                                          Usage(1, 1)))
+    cache = ResponseCache(directory)
+    assert cache.put(request, Response("recorded", "m", "openai", "stop", Usage(1, 1)))
+    cache.compact()
     return request
 
 
-def _plant(directory: Path, key: str, value: Any) -> None:
-    with sqlite3.connect(directory / DB_NAME) as db:
-        db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?)", (key, value))
+def _lines(directory: Path) -> list[bytes]:
+    return (directory / RECORDS_NAME).read_bytes().splitlines(keepends=True)
 
 
-def _diskcache_db(path: Path, marker: Path) -> None:
-    """A diskcache database (the old format) whose one row says MODE_PICKLE (4)."""
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE Cache (rowid INTEGER PRIMARY KEY, key BLOB, raw INTEGER, "
-                   "store_time REAL, expire_time REAL, access_time REAL, access_count INTEGER, "
-                   "tag BLOB, size INTEGER, mode INTEGER, filename TEXT, value BLOB)")
-        db.execute("INSERT INTO Cache VALUES (1, 'k', 1, 0, NULL, 0, 0, NULL, 0, 4, NULL, ?)",
-                   (pickle.dumps(_Planted(marker)),))
+def _replace_record(directory: Path, change: Any) -> None:
+    """Rewrite the one record of ``directory`` as ``change(record)`` gives it (bytes or dict)."""
+    record = json.loads(_lines(directory)[0])
+    planted = change(record)
+    data = planted if isinstance(planted, bytes) else json.dumps(planted).encode()
+    (directory / RECORDS_NAME).write_bytes(data + b"\n")
 
 
-HOSTILE_VALUES = {
-    "pickle blob": lambda marker: pickle.dumps(_Planted(marker)),
-    "pickle as text": lambda marker: pickle.dumps(_Planted(marker), 0).decode("latin-1"),
-    "not json": lambda _: "{'format': 1",
-    "NaN": lambda _: '{"format": 1, "response": {"text": "x", "usage": {}, "latency_s": NaN}}',
-    "deeply nested": lambda _: "[" * 100_000 + "]" * 100_000,
-    "wrong shape": lambda _: json.dumps({"format": 1, "response": {"text": 5}}),
-    "a number": lambda _: 42,
+def _with(**fields: Any) -> Any:
+    return lambda record: {**record, **fields}
+
+
+HOSTILE_LINES = {
+    "pickle blob": lambda marker: lambda _: pickle.dumps(_Planted(marker)).replace(b"\n", b" "),
+    "pickle as text": lambda marker: lambda _: pickle.dumps(_Planted(marker), 0)
+        .replace(b"\n", b" "),
+    "not json": lambda _: lambda record: json.dumps(record).encode()[:-3],
+    "NaN": lambda _: lambda record: json.dumps({**record, "latency_s": float("nan")}).encode(),
+    "deeply nested": lambda _: lambda _r: b"[" * 100_000 + b"]" * 100_000,
+    "huge line": lambda _: lambda record: json.dumps({**record, "text": "x" * (9 << 20)})
+        .encode(),
+    "not UTF-8": lambda _: lambda record: json.dumps(record).encode().replace(b"recorded",
+                                                                             b"rec\xffrded"),
+    "text is a number": lambda _: _with(text=5),
+    "usage is a list": lambda _: _with(usage=[1, 2]),
+    "tool steps are junk": lambda _: _with(tool_steps=[{"call": "rm -rf /"}]),
+    "provenance is nested": lambda _: _with(provenance={"sdk": {"$ref": "/etc/passwd"}}),
+    "request edited (key no longer matches)": lambda _: lambda record: {
+        **record, "request": {**record["request"], "temperature": 2.0}},
+    "not a record": lambda _: lambda _r: b'{"hello": "world"}',
+    "a number": lambda _: lambda _r: b"42",
 }
 
 
-@pytest.mark.parametrize("kind", HOSTILE_VALUES)
-def test_a_planted_value_never_runs_and_is_refused(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", HOSTILE_LINES)
+def test_a_hostile_record_is_a_miss_in_use_and_one_line_in_replay(kind: str,
+                                                                  tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    request = _stored(tmp_path / "cache")
-    _plant(tmp_path / "cache", request.cache_key(), HOSTILE_VALUES[kind](marker))
-    cache = ResponseCache(tmp_path / "cache")
-    assert cache.get(request) is None, "use mode: a miss"
-    with pytest.raises(CacheError) as replay:
-        cache.get(request, strict=True)
+    directory = tmp_path / "cache"
+    request = _stored(directory)
+    _replace_record(directory, HOSTILE_LINES[kind](marker))
+    with pytest.warns(UserWarning) as warned:
+        assert ResponseCache(directory).get(request) is None, "use mode: a miss"
+    assert len(warned) == 1 and "\n" not in str(warned[0].message)
+    with pytest.raises(CacheError) as replay, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ResponseCache(directory).get(request, strict=True)
     message = str(replay.value)
-    assert "\n" not in message and "unreadable" in message and "--cache refresh" in message
+    assert "\n" not in message and "--cache refresh" in message
+    assert "line 1" in message or "unreadable" in message
     assert not marker.exists()
+
+
+def test_a_broken_line_names_its_line_and_the_other_records_still_load(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    first, second = _stored(directory, "a"), _stored(directory, "b")
+    lines = _lines(directory)
+    (directory / RECORDS_NAME).write_bytes(lines[0] + b'{"broken": \n' + lines[1])
+    cache = ResponseCache(directory)
+    with pytest.warns(UserWarning, match=r"cache/records.jsonl line 2: not JSON .*skipped "
+                                         r"\(the other records load\)"):
+        assert cache.get(first, strict=True).text == "recorded"
+    assert cache.get(second, strict=True).text == "recorded"
+    with pytest.raises(CacheError, match="records.jsonl line 2: not JSON .*fix or delete it"):
+        cache.get(_request("never recorded"), strict=True)
 
 
 @pytest.mark.parametrize("mode", ["use", "replay"])
@@ -89,23 +129,88 @@ def test_planted_pickle_never_runs_through_the_engine(mode: str, engine: Engine,
     spec = engine.model("gpt-4o-mini")
     request = engine.request(spec, "hi")
     engine.cache().put(request, Response("recorded", spec.name, "openai", "stop"))
-    _plant(engine.cache().directory, request.cache_key(), pickle.dumps(_Planted(marker)))
-    if mode == "use":
-        assert engine.run(spec, request, cache="use").text == DEFAULT_TEXT  # a miss: asked anew
-    else:
-        with pytest.raises(MemoriesError) as error:
-            engine.run(spec, request, cache="replay")
-        assert "\n" not in str(error.value)
+    (engine.cache().directory / RECORDS_NAME).write_bytes(pickle.dumps(_Planted(marker)))
+    engine.set_cache_dir(engine.cache().directory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if mode == "use":
+            assert engine.run(spec, request, cache="use").text == DEFAULT_TEXT  # asked anew
+        else:
+            with pytest.raises(MemoriesError) as error:
+                engine.run(spec, request, cache="replay")
+            assert "\n" not in str(error.value)
     assert not marker.exists()
+
+
+def test_recording_appends_one_line_and_compaction_sorts_without_touching_lines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("memories_magics.cache.COMPACT_AFTER_S", 600)
+    directory = tmp_path / "cache"
+    cache = ResponseCache(directory)
+    for prompt in ("c", "a", "b"):
+        assert cache.put(_request(prompt), Response(f"answer {prompt}", "m", "openai", "stop"))
+    before = (directory / RECORDS_NAME).read_bytes()
+    cache.put(_request("a"), Response("answer a, again", "m", "openai", "stop"))
+    after = (directory / RECORDS_NAME).read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == 4, "an append, nothing rewritten"
+    assert cache.compact()
+    lines = _lines(directory)
+    keys = [json.loads(line)["key"] for line in lines]
+    assert keys == sorted(keys) and len(lines) == 3, "sorted by key, one line per answer"
+    assert set(lines) <= set(after.splitlines(keepends=True)), "lines kept byte for byte"
+    assert ResponseCache(directory).get(_request("a")).text == "answer a, again"
+    record = json.loads(lines[0])
+    assert list(record) == sorted(record) and record["record"] == "memories_magics 1"
+    assert not cache.compact(), "a process that did not write since leaves the file alone"
+
+
+def test_lines_escape_what_would_break_a_line_or_fool_a_reviewer(tmp_path: Path) -> None:
+    text = "é 中文 a\u2028b\u0085c \u202eevil\u202c \U0001F600"
+    request = _request(text)
+    ResponseCache(tmp_path).put(request, Response(text, "m", "openai", "stop"))
+    data = (tmp_path / RECORDS_NAME).read_bytes()
+    assert data.count(b"\n") == 1 and "é 中文".encode() in data
+    for hidden in ("\u2028", "\u0085", "\u202e"):
+        assert hidden.encode() not in data
+    assert ResponseCache(tmp_path).get(request, strict=True).text == text
 
 
 def test_an_old_diskcache_folder_is_not_adopted_or_unpickled(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     (tmp_path / "cache").mkdir()
-    _diskcache_db(tmp_path / "cache" / "cache.db", marker)
+    with sqlite3.connect(tmp_path / "cache" / "cache.db") as db:
+        db.execute("CREATE TABLE Cache (key BLOB, mode INTEGER, value BLOB)")
+        db.execute("INSERT INTO Cache VALUES ('k', 4, ?)", (pickle.dumps(_Planted(marker)),))
     with pytest.raises(CacheError, match=r"holds files the cache did not write \(cache.db\)"):
         ResponseCache(tmp_path / "cache")
     assert not marker.exists() and (tmp_path / "cache" / "cache.db").exists()
+
+
+def _legacy(directory: Path, request: Request, text: str) -> None:
+    """A cache of the previous version: JSON rows in memories_magics.sqlite."""
+    directory.mkdir(parents=True)
+    with sqlite3.connect(directory / LEGACY_NAME) as db:
+        db.execute("CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        value = {"format": 1, "request": request.canonical(), "stored_at": 0,
+                 "response": Response(text, request.model, request.provider, "stop").to_dict()}
+        db.execute("INSERT INTO entries VALUES (?, ?)", (request.cache_key(), json.dumps(value)))
+        db.execute("INSERT INTO entries VALUES ('bad', ?)", (pickle.dumps(_Planted(directory)),))
+
+
+def test_an_earlier_sqlite_cache_says_how_to_convert_it_and_converts(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    request = _request()
+    _legacy(directory, request, "from the old cache")
+    with pytest.raises(CacheError, match=r"earlier version .*python -m memories_magics.convert"):
+        ResponseCache(directory).get(request, strict=True)
+    done = subprocess.run([sys.executable, "-m", "memories_magics.convert", str(directory)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "1 answers written to records.jsonl, 1 unreadable " \
+        "entries skipped" in done.stdout
+    assert [p.name for p in directory.iterdir()] == [RECORDS_NAME]
+    hit = ResponseCache(directory).get(request, strict=True)
+    assert hit.text == "from the old cache"
+    assert hit.provenance["converted_from"] == LEGACY_NAME
 
 
 def _project(root: Path) -> dict[Path, bytes]:
@@ -134,53 +239,32 @@ def test_files_added_later_stop_clear(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     cache = ResponseCache(cache_dir)
     _stored(cache_dir)
-    (cache_dir / DB_NAME).write_bytes(b"corrupt" * 100)
     files = _project(cache_dir)
     with pytest.raises(CacheError, match="holds files the cache did not write"):
         cache.clear()
-    assert _intact(files) and (cache_dir / DB_NAME).exists()
+    assert _intact(files) and (cache_dir / RECORDS_NAME).exists()
 
 
-def test_clear_repairs_a_corrupt_cache_removing_only_its_own_file(tmp_path: Path) -> None:
+def test_clear_removes_the_record_and_keeps_the_folder(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
-    cache_dir.mkdir()
-    (cache_dir / DB_NAME).write_bytes(b"this is not sqlite" * 100)
+    for prompt in ("a", "b"):
+        _stored(cache_dir, prompt)
+    (cache_dir / RECORDS_NAME).open("ab").write(b"garbage\n")
     cache = ResponseCache(cache_dir)
-    with pytest.raises(CacheError) as error:
-        cache.get(_request())
-    assert "%llm cache clear" in str(error.value) and "\n" not in str(error.value)
-    assert cache.clear() == 0
-    assert cache_dir.is_dir() and not any(cache_dir.iterdir())
+    with pytest.warns(UserWarning, match="line 3"):
+        assert cache.clear() == 2
+    assert cache.info()["entries"] == 0 and cache_dir.is_dir() and not any(cache_dir.iterdir())
     request = _stored(cache_dir)
     assert cache.get(request) is not None and cache.info()["entries"] == 1
 
 
-def test_clear_removes_entries_and_keeps_the_folder(tmp_path: Path) -> None:
-    cache_dir = tmp_path / "cache"
-    for prompt in ("a", "b"):
-        _stored(cache_dir, prompt)
-    cache = ResponseCache(cache_dir)
-    assert cache.clear() == 2 and cache.info()["entries"] == 0
-    assert [p.name for p in cache_dir.iterdir()] == [DB_NAME]
-
-
-def test_a_linked_database_is_refused(tmp_path: Path) -> None:
-    target = tmp_path / "elsewhere.sqlite"
+def test_a_linked_record_is_refused(tmp_path: Path) -> None:
     _stored(tmp_path / "real")
-    target.write_bytes((tmp_path / "real" / DB_NAME).read_bytes())
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / DB_NAME).symlink_to(target)
+    (tmp_path / "cache" / RECORDS_NAME).symlink_to(tmp_path / "real" / RECORDS_NAME)
     with pytest.raises(CacheError, match="is a link"):
         ResponseCache(tmp_path / "cache")
-    assert target.exists()
-
-
-def test_a_foreign_database_under_our_name_is_not_used(tmp_path: Path) -> None:
-    (tmp_path / "cache").mkdir()
-    with sqlite3.connect(tmp_path / "cache" / DB_NAME) as db:
-        db.execute("CREATE TABLE meta (name TEXT, value TEXT)")
-    with pytest.raises(CacheError, match="is not a memories_magics cache"):
-        ResponseCache(tmp_path / "cache").get(_request())
+    assert (tmp_path / "real" / RECORDS_NAME).exists()
 
 
 @pytest.mark.parametrize("name", ["...ipynb", ".ipynb", "..ipynb", "....ipynb"])
@@ -223,7 +307,7 @@ def test_a_read_only_cache_serves_hits_and_warns_on_misses(engine: Engine, fake:
     directory = engine.cache().directory
     engine.set_cache_dir(directory)
     read_only(directory)
-    before = (directory / DB_NAME).read_bytes()
+    before = (directory / RECORDS_NAME).read_bytes()
     try:
         assert engine.run(spec, recorded, cache="use").text == "from the cache"
         with pytest.warns(UserWarning, match="could not write the cache.*shown but not cached"):
@@ -234,7 +318,7 @@ def test_a_read_only_cache_serves_hits_and_warns_on_misses(engine: Engine, fake:
             assert engine.run(spec, recorded, cache="replay").cached
     finally:
         directory.chmod(0o755)
-    assert (directory / DB_NAME).read_bytes() == before
+    assert (directory / RECORDS_NAME).read_bytes() == before
 
 
 def test_clearing_a_read_only_cache_removes_nothing(tmp_path: Path, read_only: Any) -> None:
@@ -256,11 +340,102 @@ def test_known_keys_are_masked_in_what_is_stored(tmp_path: Path) -> None:
     request = _request()
     ResponseCache(tmp_path).put(request, Response("echo sk-stored-secret-123456", "m", "openai",
                                                   "stop"))
-    assert b"sk-stored-secret" not in (tmp_path / DB_NAME).read_bytes()
+    assert b"sk-stored-secret" not in (tmp_path / RECORDS_NAME).read_bytes()
     assert ResponseCache(tmp_path).get(request).text == "echo ***"
 
 
-def test_cache_commands_never_touch_a_project_folder(tmp_path: Path, fake: FakeLLMServer) -> None:
+# -- provenance --------------------------------------------------------------------------
+@pytest.mark.parametrize("provider", ["openai", "deepseek", "anthropic", "cohere", "mistral"])
+def test_every_provider_answer_carries_provenance_in_payload_and_record(
+        provider: str, engine: Engine, fake: FakeLLMServer) -> None:
+    from memories_magics import __version__
+    from memories_magics.display.render import RESULT_MIME, result_bundle
+    from memories_magics.result import LLMResult
+
+    fake.default = Reply(model="snapshot-2026-01-01")
+    spec = engine.model(f"{provider}:test-model")
+    request = engine.request(spec, "hi")
+    response = engine.run(spec, request, cache="use")
+    provenance = result_bundle(LLMResult(response, spec, request))[RESULT_MIME]["provenance"]
+    sdk = {"deepseek": "openai", "mistral": "mistralai"}.get(provider, provider)
+    assert provenance["sdk"].startswith(f"{sdk} ") and provenance["sdk"][len(sdk) + 1].isdigit()
+    assert provenance["host"] == fake.url.split("//")[1]
+    assert provenance["memories_magics"] == __version__ and provenance["recorded_at"][:2] == "20"
+    if provider != "cohere":  # Cohere's v2 chat does not say which model answered
+        assert provenance["served_model"] == "snapshot-2026-01-01"
+    record = json.loads(_lines(engine.cache().directory)[0])
+    assert record["provenance"] == response.provenance
+    assert "planted" not in json.dumps(record) and "/v1" not in provenance["host"]
+    hit = engine.run(spec, request, cache="replay")
+    assert hit.cached and hit.provenance == response.provenance
+
+
+def test_a_local_answer_names_its_gguf_and_another_file_is_a_miss(tmp_path: Path) -> None:
+    from memories_magics.config import Config
+    from memories_magics.providers.local import gguf_path, gguf_sha256
+
+    engine = Engine(Config.load())
+    engine.set_cache_dir(tmp_path / "cache")
+    smollm2 = gguf_path(engine.model("smollm2"))
+    copy = tmp_path / "model.gguf"
+    shutil.copyfile(smollm2, copy)
+    spec = engine.model(f"local:{copy}")
+    request = engine.request(spec, "Say yes.", max_tokens=4, seed=1)
+    answer = engine.run(spec, request, cache="use")
+    assert request.gguf_sha256 == gguf_sha256(engine.model("smollm2")) and answer.complete
+    assert answer.provenance["gguf_sha256"] == request.gguf_sha256
+    assert answer.provenance["sdk"].startswith("llama-cpp-python 0.")
+    assert answer.provenance["served_model"] == "model.gguf"
+    assert engine.run(spec, engine.request(spec, "Say yes.", max_tokens=4, seed=1),
+                      cache="replay").cached
+    with copy.open("r+b") as file:  # another file under the same name
+        file.seek(-1, 2)
+        last = file.read(1)
+        file.seek(-1, 2)
+        file.write(bytes([last[0] ^ 1]))
+    changed = engine.request(spec, "Say yes.", max_tokens=4, seed=1)
+    assert changed.gguf_sha256 != request.gguf_sha256
+    assert engine.cache().get(changed) is None, "a different file is a miss, not a stale hit"
+
+
+# -- verify ------------------------------------------------------------------------------
+def test_verify_reports_same_then_the_changed_answer_and_the_moved_snapshot(
+        engine: Engine, fake: FakeLLMServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from memories_magics.verify import report, verify
+
+    fake.default = Reply(text="The sea rises twice a day.", model="gpt-4o-mini-2024-07-18")
+    spec = engine.model("gpt-4o-mini")
+    for prompt in ("tides?", "waves?"):
+        engine.run(spec, engine.request(spec, prompt), cache="use")
+    engine.cache().compact()
+    first = report(verify(engine, engine.cache()), "here")
+    assert first.splitlines() == [("2 same, 0 changed (of 2 recorded answers in here, asked "
+                                  "again live)")]
+    fake.default = Reply(text="The sea rises once a day.", model="gpt-4o-mini-2025-01-01")
+    second = report(verify(engine, engine.cache(), sample=2), "here").splitlines()
+    assert second[0].startswith("0 same, 2 changed")
+    assert "  The sea rises [-twice-]{+once+} a day." in second
+    assert any("served_model gpt-4o-mini-2024-07-18 → gpt-4o-mini-2025-01-01" in line
+               for line in second)
+
+
+def test_verify_names_a_provider_without_a_key_once_and_verifies_the_rest(
+        engine: Engine, fake: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from memories_magics.verify import report, verify
+
+    for model in ("gpt-4o-mini", "claude-haiku", "claude-sonnet"):
+        spec = engine.model(model)
+        engine.run(spec, engine.request(spec, "hi"), cache="use")
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    lines = report(verify(engine, engine.cache()), "here").splitlines()
+    assert lines[0] == "1 same, 0 changed, 2 not verified (of 3 recorded answers in here, " \
+                       "asked again live)"
+    assert lines[1:] == [("not verified: anthropic: anthropic: no API key; set ANTHROPIC_API_KEY "
+                         "(e.g. %env ANTHROPIC_API_KEY=...) or use the keyless local model "
+                         "with %llm use local:smollm2")]
+
+
+def test_cache_commands_in_a_kernel(tmp_path: Path, fake: FakeLLMServer) -> None:
     from tests.conftest import provider_environment, write_test_config
     from tests.kernel import Kernel
 
@@ -268,9 +443,109 @@ def test_cache_commands_never_touch_a_project_folder(tmp_path: Path, fake: FakeL
     env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), tmp_path / "c")
     with Kernel(env) as kernel:
         kernel.run("%load_ext memories_magics")
+        for prompt in ("one", "two", "three", "four"):
+            kernel.run(f"%%llm gpt-4o-mini\n{prompt}")
+        verified = kernel.run("%llm cache verify --sample 3")
+        bad_sample = kernel.run("%llm cache verify --sample x")
+        kernel.run("import time; time.sleep(2)")
+    assert verified.stdout.startswith("3 same, 0 changed (of 3 recorded answers in ")
+    assert bad_sample.error["traceback"] == [
+        ("UsageError: usage: %llm cache verify [--sample N], N a whole number of at least 1 "
+        "(e.g. %llm cache verify --sample 5)")]
+    keys = [json.loads(line)["key"] for line in _lines(tmp_path / "c")]
+    assert len(keys) == 4 and keys == sorted(keys), "compacted a moment after recording"
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics")
         moved = kernel.run(f"%llm cache dir {tmp_path / 'project'}")
         cleared = kernel.run("%llm cache clear")
     traceback = moved.error["traceback"]
     assert len(traceback) == 1 and "holds files the cache did not write" in traceback[0]
-    assert cleared.error is None and cleared.stdout.startswith("Cleared 0 cached answers from")
-    assert _intact(files)
+    assert cleared.error is None and cleared.stdout.startswith("Cleared 4 cached answers from")
+    assert _intact(files) and not any((tmp_path / "c").iterdir())
+
+
+def test_prune_export_and_import_in_a_kernel(tmp_path: Path, fake: FakeLLMServer) -> None:
+    from tests.conftest import provider_environment, write_test_config
+    from tests.kernel import Kernel
+
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), tmp_path / "a")
+    for prompt in ("kept", "stale"):
+        _stored(tmp_path / "a", prompt)
+    exported = tmp_path / "moved.jsonl"
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics")
+        early = kernel.run("%llm cache prune")
+        kernel.run("from memories_magics.engine import default_engine\n"
+                   "from memories_magics.types import Request\n"
+                   "default_engine().cache().get(Request.from_prompt('openai', 'm', 'kept'))")
+        asked = kernel.run("%llm cache prune")
+        pruned = kernel.run("%llm cache prune --yes")
+        export = kernel.run(f"%llm cache export {exported}")
+        again = kernel.run(f"%llm cache export {exported}")
+        kernel.run(f"%llm cache dir {tmp_path / 'b'}")
+        imported = kernel.run(f"%llm cache import {exported}")
+        junk = kernel.run(f"%llm cache import {tmp_path / 'c.json'}")
+    assert early.error["traceback"][0].startswith("UsageError: no cell has asked a model")
+    assert asked.stdout.startswith("1 records in ") and "%llm cache prune --yes drops them" \
+        in asked.stdout and "'recorded'" in asked.stdout
+    assert pruned.stdout.startswith("Pruned 1 records from ")
+    assert [json.loads(line)["request"]["messages"][0]["content"]
+            for line in _lines(tmp_path / "a")] == ["kept"]
+    assert export.stdout.startswith("Exported 1 records to ")
+    assert again.error["traceback"][0].endswith("exists; export to a new file")
+    assert imported.stdout.startswith("Imported 1 records from ")
+    assert ResponseCache(tmp_path / "b").get(_request("kept"), strict=True).text == "recorded"
+    assert junk.stdout.startswith("Imported 0 records") and "not imported: c.json line 1: " \
+        'not a record' in junk.stdout
+
+
+def test_an_import_refuses_tampered_records(tmp_path: Path) -> None:
+    _stored(tmp_path / "a", "honest")
+    record = json.loads(_lines(tmp_path / "a")[0])
+    record["request"]["messages"][0]["content"] = "swapped"
+    planted = tmp_path / "planted.jsonl"
+    planted.write_text(json.dumps(record) + "\n")
+    added, refused = ResponseCache(tmp_path / "b").import_records(planted)
+    assert added == 0 and refused == [f"{record['key'][:12]}…: its request does not match "
+                                      "its key"]
+
+
+# -- notebooks ---------------------------------------------------------------------------
+def test_a_plain_nbconvert_execute_replays_a_shipped_notebook_from_its_text_record(
+        tmp_path: Path) -> None:
+    """nbconvert doesn't tell the kernel the notebook's name: the kernel reads the records of
+    its folder's notebooks, writes nothing, and calls no model (replay)."""
+    folder = tmp_path / "clone"
+    (folder / ".memories_cache").mkdir(parents=True)
+    shutil.copy(NOTEBOOKS / "quickstart.ipynb", folder)
+    shutil.copytree(NOTEBOOKS / ".memories_cache" / "quickstart",
+                    folder / ".memories_cache" / "quickstart")
+    record = folder / ".memories_cache" / "quickstart" / RECORDS_NAME
+    before = (record.read_bytes(), record.stat().st_mtime_ns)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JPY_", "MEMORIES_MAGICS_"))}
+    done = subprocess.run(
+        [str(VENV_BIN / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+         "--output", str(tmp_path / "out.ipynb"), str(folder / "quickstart.ipynb")],
+        env={**env, "MEMORIES_MAGICS_CACHE_MODE": "replay"}, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    cells = json.loads((tmp_path / "out.ipynb").read_text())["cells"]
+    payloads = [o["data"]["application/vnd.memories-magics.result+json"]
+                for c in cells for o in c.get("outputs", [])
+                if "application/vnd.memories-magics.result+json" in o.get("data", {})
+                and "--cache off" not in "".join(c["source"])]
+    assert payloads and all(p["cached"] for p in payloads)
+    assert (record.read_bytes(), record.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in (folder / ".memories_cache").iterdir()) == ["quickstart"]
+
+
+def test_the_committed_records_are_text_and_replay_writes_none_of_them() -> None:
+    """What nbval replays is plain JSON lines, sorted and one per key, and only those files
+    (the notebooks' conftest restores nothing)."""
+    for folder in (NOTEBOOKS / ".memories_cache").iterdir():
+        assert [p.name for p in folder.iterdir()] == [RECORDS_NAME], folder
+        lines = _lines(folder)
+        keys = [json.loads(line)["key"] for line in lines]
+        assert keys == sorted(set(keys)), f"{folder.name}: sorted, one line per answer"
+    assert "write_bytes" not in (NOTEBOOKS / "conftest.py").read_text()

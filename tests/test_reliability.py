@@ -41,7 +41,8 @@ FAULTS = [
     ("Ctrl-C during %%llm / %%compare / a tool loop",
      "partial text kept, marked interrupted, nothing cached, kernel usable"),
     ("two kernels writing one cache", "no entry lost or corrupted"),
-    ("corrupt cache file", "one line naming %llm cache clear, which repairs it"),
+    ("corrupt record file", "a warning naming the line and a fresh answer in use mode, one "
+     "line in replay; %llm cache clear repairs it"),
     ("<script>, onerror=, javascript: links, remote images in answers", "shown as inert text"),
     ("huge answer", "display cut at 20,000 characters; full text in -o VAR / _.text"),
     ("invalid UTF-8 in an answer", "replaced with U+FFFD; output still renders"),
@@ -295,16 +296,21 @@ def test_two_processes_share_one_cache_without_losing_entries(tmp_path) -> None:
 def test_corrupt_cache_gives_one_line_and_clear_repairs_it(tmp_path, fake) -> None:
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
-    (cache_dir / "memories_magics.sqlite").write_bytes(b"this is not sqlite" * 100)
+    (cache_dir / "records.jsonl").write_bytes(b"this is not a record\n" * 100)
     env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), cache_dir)
     with Kernel(env) as kernel:
         kernel.run("%load_ext memories_magics")
-        broken = kernel.run("%%llm gpt-4o-mini\nhi").error["traceback"]
+        replayed = kernel.run("%%llm gpt-4o-mini --cache replay\nhi")
+        broken = replayed.error["traceback"]
+        answered = kernel.run("%%llm gpt-4o-mini\nhi")
         cleared = kernel.run("%llm cache clear")
         fixed = kernel.run("%%llm gpt-4o-mini\nhi")
-    assert len(broken) == 1 and broken[0].startswith("CorruptCacheError: the cache at ")
-    assert "unusable" in broken[0]
-    assert "%llm cache clear" in broken[0]
+    assert len(broken) == 1 and broken[0].startswith("CacheError: ") and \
+        "records.jsonl line 1: not JSON" in broken[0]
+    assert answered.result[RESULT_MIME]["text"] == Reply().text
+    warned = "".join(c["text"] for run in (replayed, answered) for c in run.of_type("stream")
+                     if c["name"] == "stderr")
+    assert "records.jsonl line 1: not JSON" in warned
     assert cleared.error is None and fixed.error is None
     assert fixed.result[RESULT_MIME]["text"] == Reply().text
 

@@ -117,7 +117,7 @@ def test_an_echoed_key_is_masked_in_the_output_and_the_cache(
     response = engine.run(spec, request, cache="use")
     assert "You sent POST" in response.text, "the server echoed the request"
     shown = json.dumps(result_bundle(LLMResult(response, spec, request)), ensure_ascii=False)
-    stored = (engine.cache().directory / "memories_magics.sqlite").read_bytes()
+    stored = (engine.cache().directory / "records.jsonl").read_bytes()
     assert "***" in shown
     for secret in _secrets(provider):
         assert secret not in shown and secret.encode() not in stored

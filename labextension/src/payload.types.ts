@@ -39,6 +39,7 @@ export interface ResultPayload {
   footer_items: FooterItem[];
   tools_replayed: boolean;
   tool_steps: ToolStep[];
+  provenance: Provenance;
   /**
    * Inside a compare payload: null for a model that answered.
    */
@@ -86,6 +87,40 @@ export interface ToolStep {
   };
   result: string;
   is_error: boolean;
+}
+/**
+ * Where an answer came from, as recorded with it (a cache hit shows the recording's). Every value is text; absent fields were not known.
+ */
+export interface Provenance {
+  /**
+   * The official SDK and its version, e.g. openai 3.57.0 (llama-cpp-python 0.3.36 for local models).
+   */
+  sdk?: string;
+  /**
+   * The model the provider says answered (e.g. a dated snapshot behind an alias); a local model's GGUF file name.
+   */
+  served_model?: string;
+  /**
+   * The endpoint's host and port, never its path, user, password or query.
+   */
+  host?: string;
+  /**
+   * The memories_magics version that recorded the answer.
+   */
+  memories_magics?: string;
+  /**
+   * When the answer was recorded (UTC, ISO 8601).
+   */
+  recorded_at?: string;
+  /**
+   * A local model's GGUF file digest (part of its cache key).
+   */
+  gguf_sha256?: string;
+  /**
+   * The earlier cache format the record was converted from.
+   */
+  converted_from?: string;
+  [k: string]: string;
 }
 /**
  * application/vnd.memories-magics.compare+json: every model's column, the aggregate and the diff of two answers (columns, prompt, aggregate text and diff all cut for display like %%llm's answers).

@@ -55,6 +55,7 @@ def result_json(result: Any) -> dict[str, Any]:
         "tool_steps": [{"name": s.call.name, "arguments": s.call.arguments,
                         "result": displayable(s.result)[0], "is_error": s.is_error}
                        for s in result.tool_steps],
+        "provenance": {k: displayable(v)[0] for k, v in response.provenance.items()},
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
 from .base import Provider, stainless_kind
-from .chat_format import parse_arguments
+from .chat_format import parse_arguments, served, served_name
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 
@@ -18,6 +18,8 @@ class AnthropicProvider(Provider):
     name = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
+    sdk = "anthropic"
+    default_host = "api.anthropic.com"
     package_hint = "pip install anthropic"
     capabilities = frozenset({"streaming", "function_calling", "vision", "schema"})
 
@@ -59,7 +61,8 @@ class AnthropicProvider(Provider):
                           if b.type == "tool_use")
             return Response(text=text, model=request.model, provider=self.name,
                             finish_reason=finish_reason(raw.stop_reason), tool_calls=calls,
-                            usage=Usage(raw.usage.input_tokens, raw.usage.output_tokens))
+                            usage=Usage(raw.usage.input_tokens, raw.usage.output_tokens),
+                            provenance=served(getattr(raw, "model", None)))
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         with self.sdk_errors(), self.client().messages.create(**self._params(request),
@@ -94,12 +97,14 @@ def _messages(request: Request) -> list[dict[str, Any]]:
 def _read_events(events: Any) -> Iterator[Chunk]:
     """Anthropic's named SSE events as Chunks; tool_use blocks are emitted when they close."""
     input_tokens: int | None = None
+    model: str | None = None
     blocks: dict[int, dict[str, Any]] = {}
     calls: list[ToolCall] = []
     for event in events:
         kind = event.type
         if kind == "message_start":
             input_tokens = event.message.usage.input_tokens
+            model = served_name(getattr(event.message, "model", None))
         elif kind == "content_block_start" and event.content_block.type == "tool_use":
             block = event.content_block
             blocks[event.index] = {"id": block.id, "name": block.name, "json": ""}
@@ -116,5 +121,6 @@ def _read_events(events: Any) -> Iterator[Chunk]:
             # (message_start's may be a placeholder).
             yield Chunk(finish_reason=finish_reason(event.delta.stop_reason),
                         tool_calls=tuple(calls),
+                        served_model=model,
                         usage=Usage(getattr(event.usage, "input_tokens", None) or input_tokens,
                                     event.usage.output_tokens))

@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
+from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +20,7 @@ from ..errors import MemoriesError, MissingKeyError, ProviderError
 from ..secrets import Secret, redact, remember_url
 from ..types import Chunk, Request, Response
 from . import watch
+
 
 
 class Provider:
@@ -37,6 +40,10 @@ class Provider:
     default_base_url: str | None = None
     #: One-line ``pip install`` hint for the SDK.
     package_hint: str = ""
+    #: The SDK's distribution name, whose version goes into each answer's provenance.
+    sdk: str = ""
+    #: The host the SDK calls when no base URL is set.
+    default_host: str = ""
     #: What every model of this provider can do (see config.CAPABILITIES); model_config.json
     #: may override it per model with ``supports_<capability>``.
     capabilities: frozenset[str] = frozenset({"streaming"})
@@ -92,6 +99,21 @@ class Provider:
         parts = urlsplit(url)
         host = (parts.hostname or "") + ("" if parts.port is None else f":{parts.port}")
         return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+    def provenance(self, request: Request) -> dict[str, str]:
+        """Where this provider's answer to ``request`` comes from: the SDK and its version
+        and the endpoint's host (never its path, user, password or query)."""
+        out = {"sdk": sdk_version(self.sdk)} if self.sdk else {}
+        url = self.base_url()
+        try:
+            parts = urlsplit(url) if url else None
+            host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "") \
+                if parts else self.default_host
+        except ValueError:  # a port that is not a number
+            host = ""
+        if host:
+            out["host"] = host
+        return out
 
     def setting(self, name: str, default: Any) -> Any:
         """A global setting from model_config.json (``timeout_s``, ``max_retries``)."""
@@ -217,6 +239,15 @@ class Provider:
         else:
             text = f"{self.name}: {type(exc).__name__ if exc else 'error'}: {detail}"
         return redact(" ".join(text.split()))
+
+
+@cache
+def sdk_version(distribution: str) -> str:
+    """``"openai 3.57.0"``: a distribution and its installed version."""
+    try:
+        return f"{distribution} {metadata.version(distribution)}"
+    except metadata.PackageNotFoundError:
+        return f"{distribution} (version unknown)"
 
 
 def transport_kind(exc: BaseException) -> str | None:

@@ -97,7 +97,18 @@ def parse_completion(raw: Any, request: Request) -> Response:
     return Response(text=_text(choice.message.content), model=request.model,
                     provider=request.provider, finish_reason=finish_reason(choice.finish_reason),
                     usage=_usage(raw.usage) or Usage(), tool_calls=calls,
-                    logprobs=_logprobs(choice))
+                    logprobs=_logprobs(choice), provenance=served(getattr(raw, "model", None)))
+
+
+def served_name(model: Any) -> str | None:
+    """The model a server says answered, if it said one (at most 200 characters)."""
+    return model[:200] if isinstance(model, str) and model.strip() else None
+
+
+def served(model: Any) -> dict[str, str]:
+    """That name as provenance (nothing when the server said nothing)."""
+    name = served_name(model)
+    return {"served_model": name} if name else {}
 
 
 class ChunkReader:
@@ -109,8 +120,9 @@ class ChunkReader:
     def read(self, raw: Any) -> Chunk:
         """One streamed chunk; tool calls are emitted whole with the finish reason."""
         usage = _usage(getattr(raw, "usage", None))
+        model = served_name(getattr(raw, "model", None))
         if not raw.choices:
-            return Chunk(usage=usage)
+            return Chunk(usage=usage, served_model=model)
         choice = raw.choices[0]
         for delta in getattr(choice.delta, "tool_calls", None) or ():
             call = self._calls.setdefault(delta.index or 0, {"id": "", "name": "", "args": ""})
@@ -124,4 +136,4 @@ class ChunkReader:
             calls = tuple(ToolCall(c["id"], c["name"], parse_arguments(c["args"]))
                           for _, c in sorted(self._calls.items()))
         return Chunk(text=_text(choice.delta.content), finish_reason=finish, usage=usage,
-                     tool_calls=calls, logprobs=_logprobs(choice))
+                     tool_calls=calls, logprobs=_logprobs(choice), served_model=model)

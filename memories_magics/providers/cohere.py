@@ -19,6 +19,7 @@ class CohereProvider(Provider):
     alt_key_envs = ("CO_API_KEY",)
     base_url_env = "COHERE_BASE_URL"
     default_base_url = "https://api.cohere.com"
+    sdk = "cohere"
     package_hint = "pip install cohere"
     capabilities = frozenset({"streaming", "function_calling", "vision", "schema", "embeddings"})
 

@@ -17,6 +17,7 @@ Gemma's ``<start_of_image>`` are never sampled, text is valid UTF-8, and the fin
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import queue
@@ -31,13 +32,14 @@ from typing import Any
 from ..config import ModelSpec
 from ..errors import (
     ContextFullError,
+    MemoriesError,
     MissingDependencyError,
     ProviderError,
     UnknownModelError,
     UsageError,
 )
 from ..types import Chunk, Request, Response, Usage, finish_reason
-from .base import Provider
+from .base import Provider, sdk_version
 from .call import valid_text
 
 INSTALL_HINT = "pip install 'memories_magics[local]'"
@@ -92,6 +94,35 @@ def gguf_path(spec: ModelSpec) -> str:
         raise UnknownModelError(f"{str(path)!r} is not a GGUF model file (it does not start "
                                 f"with the GGUF signature); {fix}")
     return str(path)
+
+
+_paths: dict[str, str] = {}
+_digests: dict[tuple[str, int, int, int], str] = {}
+_digest_lock = threading.Lock()
+
+
+def gguf_sha256(spec: ModelSpec) -> str | None:
+    """The sha256 of the GGUF behind ``spec``, or None when it can't be found (asking the
+    model then says why). Hashed once per file and kept by path, inode, size and mtime, so a
+    call costs one ``stat`` (``bench/cache_hits.py``); the resolved path is kept too, as
+    ``assemble:`` packages re-verify their whole file on each ``assemble()``."""
+    source = spec.gguf or spec.name
+    with _digest_lock:
+        try:
+            path = _paths.get(source) or gguf_path(spec)
+            info = os.stat(path)
+        except (MemoriesError, OSError):
+            _paths.pop(source, None)
+            return None
+        _paths[source] = path
+        slot = (path, info.st_ino, info.st_size, info.st_mtime_ns)
+        if slot not in _digests:
+            digest = hashlib.sha256()
+            with open(path, "rb") as file:
+                while block := file.read(1 << 20):
+                    digest.update(block)
+            _digests[slot] = digest.hexdigest()
+        return _digests[slot]
 
 
 def _import_model_package(module: str) -> Any:
@@ -240,6 +271,8 @@ class LocalProvider(Provider):
     package_hint = INSTALL_HINT
     bounded_by_timeout = False  # the answer is computed here, at the pace of this machine
 
+    sdk = "llama-cpp-python"
+
     @classmethod
     def check_spec(cls, spec: ModelSpec) -> None:
         """A model file given by path must exist and be a GGUF (packaged models are found
@@ -250,6 +283,18 @@ class LocalProvider(Provider):
 
     def _spec(self, request: Request) -> ModelSpec:
         return self.config.resolve(f"local:{request.model}")
+
+    def provenance(self, request: Request) -> dict[str, str]:
+        """llama-cpp-python's version, the GGUF's file name and its sha256."""
+        out = {"sdk": sdk_version(self.sdk)}
+        spec = self._spec(request)
+        gguf_sha256(spec)  # resolves the path once (a request read from a record did not)
+        source = _paths.get(spec.gguf or spec.name)
+        if source:
+            out["served_model"] = Path(source).name
+        if request.gguf_sha256:
+            out["gguf_sha256"] = request.gguf_sha256
+        return out
 
     def _generate(self, request: Request, spec: ModelSpec, model: Any) -> Any:
         params: dict[str, Any] = {"max_tokens": _max_tokens(request), "seed": request.seed,

@@ -16,6 +16,8 @@ class MistralProvider(Provider):
     name = "mistral"
     key_env = "MISTRAL_API_KEY"
     base_url_env = "MISTRAL_BASE_URL"
+    sdk = "mistralai"
+    default_host = "api.mistral.ai"
     package_hint = "pip install mistralai"
     capabilities = frozenset({"streaming", "function_calling", "logprobs", "vision", "schema",
                               "embeddings"})

@@ -16,6 +16,8 @@ class OpenAIProvider(Provider):
     name = "openai"
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
+    sdk = "openai"
+    default_host = "api.openai.com"
     package_hint = "pip install openai"
     capabilities = frozenset({"streaming", "function_calling", "logprobs", "vision", "schema",
                               "embeddings"})
