@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import warnings
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -355,10 +356,8 @@ class ResponseCache:
             check_directory(self.directory)  # foreign files or a link: refuse (raises)
             if not self.directory.is_dir():
                 return 0
-            try:
+            with suppress(CacheError):  # an unreadable record is cleared all the same
                 self._load(self._file)
-            except CacheError:
-                pass
             removed = len(self._file.records)
             if not os.access(self.directory, os.W_OK):
                 raise CacheError(f"could not clear the cache at {where} (read-only); nothing "

@@ -4,8 +4,8 @@
 added, changed or removed line per answer. Recording appends one line (the cost does not grow
 with the file); a moment after a process's last recording (off its thread) and when it ends,
 the file is compacted: lines sorted by key (two branches that record different answers merge
-without conflict), the last line of a key kept, every other line byte for byte as it was. A process that only reads never
-writes, so replaying a committed record leaves it unchanged.
+without conflict), the last line of a key kept, every other line byte for byte as it was. A
+process that only reads never writes, so replaying a committed record leaves it unchanged.
 
 Concurrency is hand-written on the stdlib because no kept library does it for a text file:
 ``fcntl.flock`` serialises writers across kernels, each append is one ``write`` on an
@@ -69,7 +69,7 @@ def parse(line: bytes) -> dict[str, Any]:
     if not isinstance(record.get("key"), str) or not _KEY.fullmatch(record["key"]):
         raise ValueError("its key is not a sha256")
     if not isinstance(record.get("request"), dict) or not isinstance(record.get("text"), str):
-        raise ValueError("it needs a request object and a text")  # noqa: TRY004 - the one error of a bad line
+        raise ValueError("it needs a request object and a text")
     return record
 
 

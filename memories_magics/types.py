@@ -115,7 +115,7 @@ class Request:
         except TypeError as exc:
             raise ValueError(f"a recorded request is malformed: {exc}") from None
         if not isinstance(request.provider, str) or not isinstance(request.model, str):
-            raise ValueError("a recorded request needs a provider and a model name")  # noqa: TRY004 - callers catch ValueError
+            raise ValueError("a recorded request needs a provider and a model name")
         return request
 
     def cache_key(self) -> str:

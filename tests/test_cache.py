@@ -118,7 +118,7 @@ def test_a_broken_line_names_its_line_and_the_other_records_still_load(tmp_path:
                                          r"\(the other records load\)"):
         assert cache.get(first, strict=True).text == "recorded"
     assert cache.get(second, strict=True).text == "recorded"
-    with pytest.raises(CacheError, match="records.jsonl line 2: not JSON .*fix or delete it"):
+    with pytest.raises(CacheError, match=r"records.jsonl line 2: not JSON .*fix or delete it"):
         cache.get(_request("never recorded"), strict=True)
 
 
@@ -205,8 +205,8 @@ def test_an_earlier_sqlite_cache_says_how_to_convert_it_and_converts(tmp_path: P
         ResponseCache(directory).get(request, strict=True)
     done = subprocess.run([sys.executable, "-m", "memories_magics.convert", str(directory)],
                           capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0 and "1 answers written to records.jsonl, 1 unreadable " \
-        "entries skipped" in done.stdout
+    assert done.returncode == 0
+    assert "1 answers written to records.jsonl, 1 unreadable entries skipped" in done.stdout
     assert [p.name for p in directory.iterdir()] == [RECORDS_NAME]
     hit = ResponseCache(directory).get(request, strict=True)
     assert hit.text == "from the old cache"
@@ -428,8 +428,8 @@ def test_verify_names_a_provider_without_a_key_once_and_verifies_the_rest(
         engine.run(spec, engine.request(spec, "hi"), cache="use")
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     lines = report(verify(engine, engine.cache()), "here").splitlines()
-    assert lines[0] == "1 same, 0 changed, 2 not verified (of 3 recorded answers in here, " \
-                       "asked again live)"
+    assert lines[0] == ("1 same, 0 changed, 2 not verified (of 3 recorded answers in here, "
+                        "asked again live)")
     assert lines[1:] == [("not verified: anthropic: anthropic: no API key; set ANTHROPIC_API_KEY "
                          "(e.g. %env ANTHROPIC_API_KEY=...) or use the keyless local model "
                          "with %llm use local:smollm2")]
@@ -495,8 +495,8 @@ def test_prune_export_and_import_in_a_kernel(tmp_path: Path, fake: FakeLLMServer
     assert again.error["traceback"][0].endswith("exists; export to a new file")
     assert imported.stdout.startswith("Imported 1 records from ")
     assert ResponseCache(tmp_path / "b").get(_request("kept"), strict=True).text == "recorded"
-    assert junk.stdout.startswith("Imported 0 records") and "not imported: c.json line 1: " \
-        'not a record' in junk.stdout
+    assert junk.stdout.startswith("Imported 0 records")
+    assert "not imported: c.json line 1: not a record" in junk.stdout
 
 
 def test_an_import_refuses_tampered_records(tmp_path: Path) -> None:
@@ -506,8 +506,8 @@ def test_an_import_refuses_tampered_records(tmp_path: Path) -> None:
     planted = tmp_path / "planted.jsonl"
     planted.write_text(json.dumps(record) + "\n")
     added, refused = ResponseCache(tmp_path / "b").import_records(planted)
-    assert added == 0 and refused == [f"{record['key'][:12]}…: its request does not match "
-                                      "its key"]
+    assert added == 0
+    assert refused == [f"{record['key'][:12]}…: its request does not match its key"]
 
 
 # -- notebooks ---------------------------------------------------------------------------

@@ -41,8 +41,8 @@ FAULTS = [
     ("Ctrl-C during %%llm / %%compare / a tool loop",
      "partial text kept, marked interrupted, nothing cached, kernel usable"),
     ("two kernels writing one cache", "no entry lost or corrupted"),
-    ("corrupt record file", "a warning naming the line and a fresh answer in use mode, one "
-     "line in replay; %llm cache clear repairs it"),
+    ("corrupt record file", ("a warning naming the line and a fresh answer in use mode, one "
+                             "line in replay; %llm cache clear repairs it")),
     ("<script>, onerror=, javascript: links, remote images in answers", "shown as inert text"),
     ("huge answer", "display cut at 20,000 characters; full text in -o VAR / _.text"),
     ("invalid UTF-8 in an answer", "replaced with U+FFFD; output still renders"),

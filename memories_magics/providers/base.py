@@ -22,7 +22,6 @@ from ..types import Chunk, Request, Response
 from . import watch
 
 
-
 class Provider:
     """Base class for providers: subclasses set the class attributes and implement
     :meth:`_make_client`, :meth:`complete` and :meth:`stream`.
