@@ -12,6 +12,7 @@ import type {
   Diff,
   FooterItem,
   Parameters,
+  Provenance,
   ResultPayload,
   ToolStep
 } from './payload.types';
@@ -27,6 +28,7 @@ import {
   FinishReason,
   FooterKind,
   AggregateMethod,
+  PROVENANCE_FIELDS,
   RESULT_MIME
 } from './vocabulary';
 
@@ -132,8 +134,20 @@ export function readResult(value: unknown): IResult {
     footer_items: footer,
     tools_replayed: data.tools_replayed === true,
     tool_steps: list(data.tool_steps, toolStep),
+    provenance: provenance(data.provenance),
     error: str(data.error)
   };
+}
+
+/** The provenance's text fields (saved before provenance existed: none). */
+function provenance(value: unknown): Provenance {
+  const out: Provenance = {};
+  for (const [key, text] of Object.entries(dict(value))) {
+    if (PROVENANCE_FIELDS.includes(key) && typeof text === 'string') {
+      out[key as keyof Provenance] = text;
+    }
+  }
+  return out;
 }
 
 function readAggregate(value: unknown, columns: number): IAggregate | null {

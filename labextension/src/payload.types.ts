@@ -89,7 +89,7 @@ export interface ToolStep {
   is_error: boolean;
 }
 /**
- * Where an answer came from, as recorded with it (a cache hit shows the recording's). Every value is text; absent fields were not known.
+ * Where an answer came from, as recorded with it (a cache hit shows the recording's). Every value is text; absent fields were not known; a record's other fields are not shown.
  */
 export interface Provenance {
   /**
@@ -120,7 +120,6 @@ export interface Provenance {
    * The earlier cache format the record was converted from.
    */
   converted_from?: string;
-  [k: string]: string;
 }
 /**
  * application/vnd.memories-magics.compare+json: every model's column, the aggregate and the diff of two answers (columns, prompt, aggregate text and diff all cut for display like %%llm's answers).

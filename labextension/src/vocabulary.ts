@@ -5,6 +5,7 @@
  */
 
 import vocabulary from '../../memories_magics/vocabulary.json';
+import payloadSchema from '../../memories_magics/payload.schema.json';
 import type { Aggregate, Diff, DiffOp, FooterItem, ResultPayload } from './payload.types';
 
 export type AnswerFormat = ResultPayload['format'];
@@ -24,3 +25,8 @@ export const AGGREGATION_METHODS = vocabulary.aggregation_methods as AggregateMe
 export const DIFF_MODES = vocabulary.diff_modes as DiffMode[];
 export const DIFF_OPS = vocabulary.diff_ops as DiffOpName[];
 export const CACHE_MODES: string[] = vocabulary.cache_modes;
+
+/** The provenance fields the payload schema declares (the extension shows no others). */
+export const PROVENANCE_FIELDS: readonly string[] = Object.keys(
+  payloadSchema.definitions.provenance.properties
+);

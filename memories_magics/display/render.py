@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from ..code_blocks import extract_code
@@ -55,8 +57,16 @@ def result_json(result: Any) -> dict[str, Any]:
         "tool_steps": [{"name": s.call.name, "arguments": s.call.arguments,
                         "result": displayable(s.result)[0], "is_error": s.is_error}
                        for s in result.tool_steps],
-        "provenance": {k: displayable(v)[0] for k, v in response.provenance.items()},
+        "provenance": {k: displayable(v)[0] for k, v in response.provenance.items()
+                       if k in provenance_fields()},
     }
+
+
+@cache
+def provenance_fields() -> frozenset[str]:
+    """The provenance fields the payload schema declares (a record's others are not shown)."""
+    schema = json.loads(files("memories_magics").joinpath("payload.schema.json").read_text())
+    return frozenset(schema["definitions"]["provenance"]["properties"])
 
 
 def result_bundle(result: Any) -> dict[str, Any]:

@@ -40,6 +40,7 @@ export function resultPayload(overrides: Record<string, unknown> = {}): Record<s
     full_length: 16,
     tools_replayed: false,
     tool_steps: [],
+    provenance: { sdk: 'llama-cpp-python 0.3.36', recorded_at: '2026-12-02T12:00:00Z' },
     ...overrides
   };
 }

@@ -107,3 +107,13 @@ describe('extractCode and parseJsonAnswer', () => {
     expect(parseJsonAnswer('not json')).toBeUndefined();
   });
 });
+
+describe('provenance', () => {
+  it('keeps the declared text fields only', () => {
+    const r = readResult(
+      resultPayload({ provenance: { sdk: 'openai 3.57.0', host: 7, planted: '<img src=x>' } })
+    );
+    expect(r.provenance).toEqual({ sdk: 'openai 3.57.0' });
+    expect(readResult(resultPayload({ provenance: 'junk' })).provenance).toEqual({});
+  });
+});
