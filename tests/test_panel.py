@@ -352,3 +352,12 @@ def test_the_saved_notebook_keeps_a_static_copy_of_the_panels_last_result(tmp_pa
         assert text.strip() in copy.data["text/plain"]
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert all(" ".join(t.split()) in visible(html) for t in texts), "nbconvert's HTML shows them"
+
+
+def test_the_model_list_says_how_to_pick_several() -> None:
+    from memories_magics.frontends.panel import Panel
+
+    panel = Panel()
+    assert "pick several models" in panel.models_hint.value
+    picker = panel.children[1].children[0]  # the row under the prompt: models, then options
+    assert picker.children == (panel.models, panel.models_hint)

@@ -72,7 +72,11 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
         self.models = widgets.SelectMultiple(
             description="models", rows=8, style={"description_width": "initial"},
             tooltip="one model: a %%llm answer; several (Ctrl/Shift-click): a %%compare",
-            layout=layout(width="auto", min_width="20em", flex="1 1 auto"))
+            layout=layout(width="auto", min_width="20em"))
+        #: Said beside the list, not only in a tooltip: how to pick several models.
+        self.models_hint = widgets.HTML(
+            "<small>Ctrl/⌘-click or Shift-click to pick several models: they are compared "
+            "side by side.</small>")
         #: One control per option of the magics, by option name.
         self.controls: dict[str, Any] = {
             name: option_control(OPTIONS[name], self.engine.config.settings)
@@ -106,7 +110,9 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
         self.models.observe(self._models_chosen, "value")
         super().__init__([
             self.prompt,
-            widgets.HBox([self.models, self._options_box()], layout=layout(width="100%")),
+            widgets.HBox([widgets.VBox([self.models, self.models_hint],
+                                       layout=layout(flex="1 1 auto", min_width="20em")),
+                          self._options_box()], layout=layout(width="100%", flex_flow="row wrap")),
             widgets.HBox([self.run_button, self.stop_button, self.copy_button, self.status]),
             self.history, self.cell_box, self.output_area,
             widgets.HTML(COPY_STYLE, layout=layout(display="none"))])
