@@ -19,6 +19,7 @@ from .config import ModelSpec
 from .engine import Engine
 from .errors import MemoriesError
 from .result import LLMResult
+from .schema import FieldRow, Schema, canonical_value, field_rows
 from .secrets import redact
 from .types import Request
 
@@ -59,6 +60,19 @@ class CompareResult:
     #: (:func:`memories_magics.display.compare_view.shown_diff`) so each is computed once.
     diffs: dict[tuple[int, int, str], list[tuple[str, str]]] = field(
         default_factory=dict, repr=False, compare=False)
+    #: ``--schema``: the values are compared field by field (:attr:`fields`).
+    schema: Schema | None = None
+
+    @property
+    def values(self) -> dict[str, object]:
+        """``--schema``: each model's validated value by label (None where it did not match)."""
+        return {o.label: o.result.value for o in self.outcomes if o.result is not None}
+
+    @property
+    def fields(self) -> list[FieldRow]:
+        """``--schema``: one row per field, each model's value and their agreement."""
+        return field_rows([o.result.value if o.result is not None else None
+                           for o in self.outcomes])
 
     @property
     def labels(self) -> list[str]:
@@ -108,7 +122,8 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
                on_chunk: Callable[[int, str], None] | None = None,
                on_done: Callable[[int, ModelOutcome], None] | None = None,
                fmt: str = "markdown",
-               cancel: threading.Event | None = None) -> list[ModelOutcome]:
+               cancel: threading.Event | None = None, schema: Schema | None = None,
+               retries: int = 0) -> list[ModelOutcome]:
     """Run every request concurrently. Callbacks run on the calling thread, which is the one
     that may be interrupted: Ctrl-C stops all models and keeps what they had streamed.
     Setting ``cancel`` (e.g. the panel's Stop button, from another thread) does the same."""
@@ -121,9 +136,10 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
         result, error = None, None
         try:
             response = engine.run(outcome.spec, outcome.request, cache=cache, stream=stream,
+                                  schema=schema, retries=retries,
                                   cancel=cancel,
                                   on_chunk=lambda c: events.put(("chunk", index, c.text)))
-            result = LLMResult(response, outcome.spec, outcome.request, fmt)
+            result = LLMResult(response, outcome.spec, outcome.request, fmt, schema=schema)
         except MemoriesError as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown in the model's column, never raised
@@ -175,15 +191,21 @@ def _drain(events: queue.Queue[tuple[str, int, Any]], pending: set[int]) -> None
 
 
 def summarise(prompt: str, outcomes: list[ModelOutcome], method: str,
-              diff_mode: str) -> CompareResult:
-    """Aggregate the successful answers and pick the pair to diff (first two that answered)."""
-    answered = [i for i, o in enumerate(outcomes) if o.result is not None]
-    results = [r for r in (outcomes[i].result for i in answered) if r is not None]
-    candidates = [Candidate(outcomes[i].label, r.text, r.response.logprobs)
-                  for i, r in zip(answered, results, strict=True)]
+              diff_mode: str, schema: Schema | None = None) -> CompareResult:
+    """Aggregate the successful answers and pick the pair to diff (first two that answered).
+    With ``schema`` the valid values are aggregated, as canonical JSON."""
+    results = {i: o.result for i, o in enumerate(outcomes) if o.result is not None
+               and (schema is None or o.result.value is not None)}
+    answered = list(results)
+    candidates = [Candidate(outcomes[i].label, _compared(result, schema),
+                            result.response.logprobs) for i, result in results.items()]
     found = aggregate(method, candidates)
     if found is not None and found.winner is not None:
         found = Aggregate(found.method, answered[found.winner], found.score, found.explanation,
                           found.text)
     pair = (answered[0], answered[1]) if len(answered) >= 2 else None
-    return CompareResult(prompt, outcomes, found, diff_mode, pair)
+    return CompareResult(prompt, outcomes, found, diff_mode, pair, schema=schema)
+
+
+def _compared(result: LLMResult, schema: Schema | None) -> str:
+    return result.text if schema is None else canonical_value(result.value)

@@ -37,6 +37,7 @@ from .errors import (
 from .options import request_params
 from .providers.call import provider_chunks
 from .received import Interrupted, Received
+from .schema import Retry, Schema, make_schema, schema_rounds
 from .secrets import Secret
 from .types import Chunk, Message, Request, Response, ToolStep
 
@@ -60,7 +61,7 @@ class Attempt:
         return f"answered by fallback {self.spec.label} ({'; '.join(self.skipped)})"
 
 
-Event = Chunk | ToolStep | Attempt | Response
+Event = Chunk | ToolStep | Retry | Attempt | Response
 #: Errors that make the fallback layer try the next model (nothing was answered yet).
 FALLBACK_ERRORS = (ProviderError, MissingKeyError, MissingDependencyError, CacheMissError,
                    UsageError)
@@ -130,6 +131,17 @@ class Engine:
                              "false for it in model_config.json); use a model such as "
                              "gpt-4o-mini or claude-haiku")
 
+    def check_schema(self, spec: ModelSpec, tools: object = None) -> None:
+        """A one-line :class:`UsageError` when ``spec`` can't be held to a schema (or tools
+        are asked for too)."""
+        if not self.supports(spec, "schema"):
+            raise UsageError(f"{spec.label} can't be held to a schema (supports_schema is "
+                             "false for it in model_config.json); use a model such as "
+                             "smollm2 or gpt-4o-mini")
+        if tools:
+            raise UsageError("--schema and --tools can't be used in one cell: ask with --tools "
+                             "first, then extract with --schema from its answer")
+
     def availability(self, spec: ModelSpec) -> tuple[bool, str]:
         """Whether ``spec`` can run now, and why not: ``(True, "local")``,
         ``(True, "key set")``, ``(False, "set OPENAI_API_KEY")``,
@@ -161,9 +173,9 @@ class Engine:
     def request(self, spec: ModelSpec, prompt: str | None = None, *,
                 messages: Sequence[Message] | None = None,
                 tools: Sequence[dict[str, Any]] = (), logprobs: bool = False,
-                **sampling: Any) -> Request:
+                schema: Schema | None = None, **sampling: Any) -> Request:
         """A Request for ``spec`` from the sampling options of vocabulary.json (validated;
-        unset ones take the model's configured values)."""
+        unset ones take the model's configured values), held to ``schema`` if given."""
         if messages is None:
             messages = [{"role": "user", "content": prompt or ""}]
         params = request_params(sampling)
@@ -180,7 +192,8 @@ class Engine:
         return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),
                        tools=tuple(tools), **params,
                        logprobs=logprobs and self.supports(spec, "logprobs"),
-                       gguf_sha256=digest)
+                       gguf_sha256=digest,
+                       schema=None if schema is None else schema.json_schema)
 
     def provider(self, name: str, api_key: str | Secret | None = None) -> Provider:
         """The provider called ``name``, built once per engine (and per explicit key)."""
@@ -224,7 +237,8 @@ class Engine:
                stream: bool = True, provider: Provider | None = None,
                cancel: threading.Event | None = None,
                tools: dict[str, Callable[..., Any]] | None = None,
-               on_call: Callable[[], None] | None = None) -> Generator[Event, None, None]:
+               on_call: Callable[[], None] | None = None, schema: Schema | None = None,
+               retries: int = 0) -> Generator[Event, None, None]:
         """Answer ``request`` from the cache or the provider, by cache mode.
 
         ``use`` reads then writes, ``refresh`` only writes, ``off`` neither, ``replay`` only
@@ -236,11 +250,18 @@ class Engine:
         before the provider is called; setting ``cancel`` stops the call and ends with what arrived,
         marked interrupted. A stream cut after some text ends with a Response whose
         ``error`` says so; Ctrl-C raises :class:`Interrupted` with the partial answer.
-        Closing the generator early caches nothing.
+        Closing the generator early caches nothing. A request with a schema is validated on
+        completion by ``schema`` (default: made from the request's JSON schema); an answer that
+        fails has an ``error`` and is not cached; ``retries`` re-asks with the errors first.
         """
         mode = check_mode(cache or self.cache_mode)
+        if request.schema is not None:
+            schema = schema or make_schema(request.schema, "the request's schema")
+            self.check_schema(spec, tools or request.tools)
         hit = self._lookup(spec, request, mode)
         if hit is not None:  # whole, at once: live views go straight to the final result
+            if schema is not None:
+                hit.error = schema.problem(hit.text, hit.finish_reason)
             yield hit
             return
         if tools is not None:
@@ -249,8 +270,11 @@ class Engine:
         if on_call is not None:
             on_call()
         streams = stream and self.supports(spec, "streaming")
-        if tools is None:
-            source: Iterator[Chunk | ToolStep] = provider_chunks(provider, request, streams)
+        if schema is not None:
+            source: Iterator[Chunk | ToolStep | Retry] = schema_rounds(
+                lambda r: provider_chunks(provider, r, streams), request, schema, retries)
+        elif tools is None:
+            source = provider_chunks(provider, request, streams)
         else:
             from .tools import tool_rounds
 
@@ -276,6 +300,8 @@ class Engine:
             _close(source)
         response = received.response()
         response.cache_key = request.cache_key()
+        if schema is not None and response.complete and not response.error:
+            response.error = schema.problem(response.text, response.finish_reason)
         response.provenance = {**provider.provenance(request), **response.provenance,
                                "memories_magics": __version__,
                                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -67,3 +67,19 @@ def _evaluate(expression: str, namespace: dict[str, Any], local: Mapping[str, An
                          "literal braces (e.g. in JSON)") from None
     except Exception as exc:  # noqa: BLE001 - any error of the user's expression
         raise UsageError(f"{{{expression}}} raised {type(exc).__name__}: {exc}") from None
+
+
+def evaluate(expression: str, namespace: dict[str, Any], where: str, hint: str = "") -> Any:
+    """``eval(expression, namespace)`` for an option that names a notebook value (``--schema
+    list[City]``); any error is one line that starts with ``where`` (``hint`` ends a name or
+    syntax error)."""
+    try:
+        return eval(expression, namespace)  # noqa: S307 - the user's own namespace
+    except NameError as exc:
+        name = getattr(exc, "name", None) or str(exc)
+        raise UsageError(f"{where}: name {name!r} is not defined; define it in a cell "
+                         f"above{hint}") from None
+    except SyntaxError:
+        raise UsageError(f"{where} is not a Python expression{hint}") from None
+    except Exception as exc:  # noqa: BLE001 - any error of the user's expression
+        raise UsageError(f"{where} raised {type(exc).__name__}: {exc}") from None

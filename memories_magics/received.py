@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from .errors import MemoriesError, ProviderError
+from .schema import Retry
 from .secrets import mask_known
 from .types import Chunk, Request, Response, ToolStep, Usage
 
@@ -21,9 +22,10 @@ class Interrupted(KeyboardInterrupt):
 class Received:
     """What one answer's stream has delivered so far, with its timing.
 
-    Chunks are grouped in rounds (a tool exchange has several): a :class:`ToolStep` closes a
-    round, whose tokens are added to the answer's and whose text is replaced by the next
-    round's. :meth:`response` assembles the answer, cut (``cut``) or interrupted as it is.
+    Chunks are grouped in rounds (a tool exchange or a ``--retries`` exchange has several): a
+    :class:`ToolStep` or a :class:`~memories_magics.schema.Retry` closes a round, whose tokens
+    are added to the answer's and whose text is replaced by the next round's.
+    :meth:`response` assembles the answer, cut (``cut``) or interrupted as it is.
     """
 
     def __init__(self, request: Request) -> None:
@@ -37,13 +39,14 @@ class Received:
         self.cut: MemoriesError | None = None
         self.started = False
 
-    def add(self, event: Chunk | ToolStep) -> None:
+    def add(self, event: Chunk | ToolStep | Retry) -> None:
         """Take one event from the source."""
         self.started = True
-        if isinstance(event, ToolStep):
+        if isinstance(event, (ToolStep, Retry)):
             if self.round:
                 self._close_round()
-            self.steps.append(event)
+            if isinstance(event, ToolStep):
+                self.steps.append(event)
             return
         if self.first_token_s is None and event.text:
             self.first_token_s = time.perf_counter() - self.started_at
@@ -59,9 +62,8 @@ class Received:
         """The answer so far (complete only if the provider said it ended)."""
         response = Response.from_chunks(self.round, self.request, first_token_s=self.first_token_s,
                                         latency_s=time.perf_counter() - self.started_at)
-        if self.steps:
-            response.usage = _add(self.spent, response.usage)
-            response.tool_steps = tuple(self.steps)
+        response.usage = _add(self.spent, response.usage)  # every round's tokens
+        response.tool_steps = tuple(self.steps)
         response.text = mask_known(response.text)  # a server may echo the key
         response.interrupted = self.interrupted
         if self.cut is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .code_blocks import extract_code
 from .config import ModelSpec
+from .schema import Checked, Schema
 from .types import Request, Response, ToolStep
 
 
@@ -18,6 +20,8 @@ class LLMResult:
 
     ``str(result)`` is the answer's text; in a notebook it renders as the full MIME bundle.
     ``note`` says anything the user must know (e.g. which fallback answered and why).
+    With ``schema`` (``--schema``), :attr:`value` is the validated object and :attr:`error`
+    says why there is none.
     """
 
     response: Response
@@ -25,6 +29,7 @@ class LLMResult:
     request: Request
     format: str = "markdown"
     note: str = ""
+    schema: Schema | None = None
 
     @property
     def text(self) -> str:
@@ -53,9 +58,26 @@ class LLMResult:
         return self.spec.cost(usage.input_tokens, usage.output_tokens)
 
     @property
+    def error(self) -> str | None:
+        """Why the answer is incomplete or does not match its schema (None when it is fine)."""
+        return self.response.error
+
+    @cached_property
+    def checked(self) -> Checked | None:
+        """The answer checked against :attr:`schema` (None without one)."""
+        if self.schema is None:
+            return None
+        if not self.response.complete:
+            return Checked(errors=(self.error or "the answer is incomplete",))
+        return self.schema.check(self.text, self.response.finish_reason)
+
+    @property
     def value(self) -> Any:
-        """The answer as data: parsed JSON for ``-f json`` (None if invalid), code for
-        ``-f code``, else the text."""
+        """The answer as data: the validated object with ``--schema`` (None if it does not
+        match), parsed JSON for ``-f json`` (None if invalid), code for ``-f code``, else
+        the text."""
+        if self.checked is not None:
+            return self.checked.value
         if self.format == "json":
             code, _ = extract_code(self.text)
             try:

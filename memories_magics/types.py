@@ -56,6 +56,11 @@ def finish_reason(raw: object) -> str | None:
     return _FINISH_SPELLINGS.get(str(getattr(raw, "value", raw)).lower(), "error")
 
 
+#: Request fields left out of the key (and the record) while unset, so that keys recorded
+#: before they existed stay the same: a local model's file digest, ``--schema``.
+_LATER_FIELDS = ("gguf_sha256", "schema")
+
+
 @dataclass(frozen=True)
 class Request:
     """Everything that decides a model's answer; its :meth:`cache_key` is the cache key.
@@ -77,6 +82,8 @@ class Request:
     tools: tuple[dict[str, Any], ...] = ()
     logprobs: bool = False
     gguf_sha256: str | None = None
+    #: The JSON schema the answer must match (``--schema``; see :mod:`memories_magics.schema`).
+    schema: dict[str, Any] | None = None
 
     @classmethod
     def from_prompt(cls, provider: str, model: str, prompt: str, **params: Any) -> Request:
@@ -89,16 +96,18 @@ class Request:
         # The fields as they are (no deep copy: json.dumps writes tuples as lists, as
         # dataclasses.asdict's copies would be; the text, and so the key, is the same).
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if fields["gguf_sha256"] is None:  # hosted models: keys as before the digest existed
-            del fields["gguf_sha256"]
+        for name in _LATER_FIELDS:  # unset: keys as before the field existed
+            if fields[name] is None:
+                del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False, default=str)
 
     def as_record(self) -> dict[str, Any]:
         """The request as a JSON-safe dict: what the cache key hashes and a record stores."""
         data = dataclasses.asdict(self)
-        if data["gguf_sha256"] is None:
-            del data["gguf_sha256"]
+        for name in _LATER_FIELDS:
+            if data[name] is None:
+                del data[name]
         return data
 
     @classmethod

@@ -98,6 +98,18 @@ def shown_diff(result: CompareResult, a: int | None = None, b: int | None = None
     return result.diffs[key]
 
 
+def fields_table(result: Any) -> dict[str, str]:
+    """``%%compare --schema``: one row per field, a column per model (– where a model has no
+    valid value or no such field) and the agreement, as HTML and plain text."""
+    from .render import table_bundle
+
+    labels = [o.label for o in result.outcomes]
+    rows = [[row.path, *("–" if v is None else v for v in row.values), row.agreement]
+            for row in result.fields]
+    name = displayable(result.schema.name)[0]
+    return table_bundle(["field", *labels, "agree"], rows, f"{name}, field by field")
+
+
 def _column(outcome: Any) -> dict[str, Any]:
     if outcome.result is not None:
         return {**result_json(outcome.result), "error": None}
@@ -136,6 +148,10 @@ def compare_bundle(result: Any) -> dict[str, Any]:
                for column in payload["results"]]
     html = [columns_html(columns)]
     plain = [f"== {label}\n{text}\n[{footer}]" for label, text, footer in columns]
+    if result.schema is not None:
+        table = fields_table(result)
+        html.insert(0, table["text/html"])
+        plain.insert(0, table["text/plain"])
     line = result.aggregate_line
     if line:
         html.append(f"<p><b>Aggregate</b> {escape_html(line)}</p>")

@@ -74,6 +74,10 @@ def footer_items(result: Any) -> list[FooterItem]:
         replayed = " replayed from cache (functions not re-run)" if result.tools_replayed else ""
         items.append({"kind": "tools",
                       "text": f"{count} tool call{'s' * (count != 1)}{replayed}"})
+    checked = getattr(result, "checked", None)
+    if checked is not None and response.complete:
+        items.append({"kind": "note", "text": f"valid {result.schema.name}"} if checked.ok else
+                     {"kind": "error", "text": f"does not match {result.schema.name}"})
     if result.note:
         items.append({"kind": "note", "text": result.note})
     return items

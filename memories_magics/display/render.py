@@ -79,7 +79,12 @@ def result_bundle(result: Any) -> dict[str, Any]:
     bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]",
                               RESULT_MIME: result_json(result)}
     body: str | None = None  # -f text: text/plain only
-    if result.format == "code":
+    if result.schema is not None:
+        from .value_view import schema_html, schema_plain
+
+        body = schema_html(result)
+        bundle["text/plain"] = f"{schema_plain(result)}\n\n[{line}]"
+    elif result.format == "code":
         code, language = extract_code(text)
         body = code_html(code, language)
         bundle["text/plain"] = f"{code}\n\n[{line}]"

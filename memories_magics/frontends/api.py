@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..config import ModelSpec
 from ..engine import Engine, default_engine
 from ..errors import ContextFullError, MemoriesError, StreamCutError, UsageError
+from ..options import OPTIONS
+from ..schema import make_schema
 from ..secrets import Secret
 from ..types import Chunk, Message, Request, Response
 
@@ -71,16 +73,36 @@ class LoadModel:
         """``provider:model``."""
         return self.spec.model_id
 
-    def complete(self, prompt: str, **params: Any) -> Response:
+    def complete(self, prompt: str, *, schema: Any = None, retries: int = 0,
+                 **params: Any) -> Response:
         """The full :class:`~memories_magics.types.Response` (system, temperature, top_p,
-        max_tokens, seed, logprobs as keyword arguments)."""
-        request = self.engine.request(self.spec, prompt, **params)
+        max_tokens, seed, logprobs as keyword arguments). With ``schema`` (a pydantic model
+        class, ``list[Model]`` or a JSON-schema dict) the answer is held to it and checked;
+        one that does not match has an ``error`` and is not cached; ``retries`` re-asks."""
+        held = None if schema is None else make_schema(schema)
+        request = self.engine.request(self.spec, prompt, schema=held, **params)
         return self.engine.run(self.spec, request, cache=self.cache, stream=False,
-                               provider=self._provider)
+                               provider=self._provider, schema=held,
+                               retries=OPTIONS["retries"].check(retries) or 0)
 
-    def get_response(self, prompt: str, **params: Any) -> dict[str, Any]:
-        """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``."""
-        return response_dict(self.complete(prompt, **params))
+    def get_response(self, prompt: str, *, schema: Any = None, retries: int = 0,
+                     **params: Any) -> dict[str, Any]:
+        """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``.
+        With ``schema``, ``"value"`` is the validated object (None if the answer does not
+        match) and ``"error"`` says why not:
+
+        >>> LoadModel("local", "local", "smollm2").get_response(
+        ...     "Lima is the capital of Peru.", schema=City)["value"]
+        City(name='Lima', country='Peru', ...)
+        """
+        held = None if schema is None else make_schema(schema)
+        response = self.complete(prompt, schema=held, retries=retries, **params)
+        out = response_dict(response)
+        if held is not None:
+            checked = held.check(response.text, response.finish_reason)
+            out.update(value=checked.value if response.error is None else None,
+                       error=response.error)
+        return out
 
     def get_response_with_functions(self, prompt: str, functions: list[Any],
                                     callables: dict[str, Callable[..., Any]] | None = None,

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
 from ..engine import Attempt, Engine, interrupt
-from ..errors import ContextFullError
+from ..errors import ContextFullError, UsageError
 from ..options import REQUEST_OPTIONS
 from ..received import Interrupted
 from ..result import LLMResult
+from ..schema import Retry, Schema
 from ..types import Chunk, Request, Response, ToolStep
 
 if TYPE_CHECKING:
@@ -28,14 +29,38 @@ if TYPE_CHECKING:
 
 
 def request_for(engine: Engine, spec: ModelSpec, prompt: str, values: Mapping[str, Any],
-                tools: tuple[dict[str, Any], ...] = (), turn: CellTurn | None = None) -> Request:
+                tools: tuple[dict[str, Any], ...] = (), turn: CellTurn | None = None,
+                schema: Schema | None = None) -> Request:
     """The request a cell with option ``values`` sends to ``spec``: its request options,
-    log-probabilities when ``--aggregate best_confidence`` needs them, and the thread's
-    earlier turns when ``turn`` continues one."""
+    log-probabilities when ``--aggregate best_confidence`` needs them, the thread's
+    earlier turns when ``turn`` continues one, and ``schema`` (``--schema``)."""
     messages = None if turn is None else turn.messages(spec, prompt)
-    return engine.request(spec, prompt, messages=messages, tools=tools,
+    return engine.request(spec, prompt, messages=messages, tools=tools, schema=schema,
                           logprobs=values.get("aggregate") == "best_confidence",
                           **{name: values.get(name) for name in REQUEST_OPTIONS})
+
+
+def schema_of(values: Mapping[str, Any], user_ns: dict[str, Any]) -> Schema | None:
+    """The ``--schema`` a cell names in the notebook (checked), or None; ``--retries``
+    without one, or with ``--tools``, is one line."""
+    name = values.get("schema")
+    if values.get("retries") and not name:
+        raise UsageError("--retries re-asks when an answer does not match its --schema; give "
+                         "one (--schema City)")
+    if not name:
+        return None
+    if values.get("tools"):
+        raise UsageError("--schema and --tools can't be used in one cell: ask with --tools "
+                         "first, then extract with --schema from its answer")
+    from ..schema import resolve_schema
+
+    return resolve_schema(name, user_ns)
+
+
+def _format(values: Mapping[str, Any], schema: Schema | None) -> str:
+    """A --schema answer is JSON: shown as such unless another format was asked for."""
+    fmt = str(values["format"])
+    return "json" if schema is not None and fmt == "markdown" else fmt
 
 
 def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str, Any],
@@ -47,6 +72,7 @@ def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str,
     from .thread_cells import add_note
 
     spec = engine.model(model)
+    schema = schema_of(values, user_ns)
     fallback = values.get("fallback")
     chain = engine.chain(spec, fallback.split(",") if fallback else None)
     tools: dict[str, Callable[..., Any]] | None = None
@@ -58,7 +84,7 @@ def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str,
         schemas = tuple(function_schema(f) for f in tools.values())
 
     def make_request(model: ModelSpec) -> Request:
-        return request_for(engine, model, prompt, values, schemas, turn)
+        return request_for(engine, model, prompt, values, schemas, turn, schema)
 
     def record(result: LLMResult) -> None:
         if turn is not None:
@@ -67,9 +93,10 @@ def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str,
     if turn is not None:
         turn.check(spec, make_request(spec))
     try:
-        result = answer_live(engine, chain, make_request, fmt=values["format"],
+        result = answer_live(engine, chain, make_request, fmt=_format(values, schema),
                              cache=values.get("cache"), stream=not values.get("no_stream"),
-                             tools=tools, cancel=cancel, before_show=record, **view_options)
+                             tools=tools, cancel=cancel, before_show=record, schema=schema,
+                             retries=values.get("retries") or 0, **view_options)
     except ContextFullError as exc:
         if turn is None:
             raise
@@ -88,7 +115,9 @@ def run_compare(engine: Engine, models: list[str], prompt: str, values: Mapping[
     from .thread_cells import add_note
 
     specs = [engine.model(m) for m in models]
-    requests = [request_for(engine, spec, prompt, values, turn=turn) for spec in specs]
+    schema = schema_of(values, user_ns)
+    requests = [request_for(engine, spec, prompt, values, turn=turn, schema=schema)
+                for spec in specs]
     if turn is not None:
         for spec, request in zip(specs, requests, strict=True):
             turn.check(spec, request)
@@ -100,10 +129,11 @@ def run_compare(engine: Engine, models: list[str], prompt: str, values: Mapping[
             for outcome in done:
                 add_note(outcome.result, note)
 
-    result = compare_live(engine, specs, requests, prompt, fmt=values["format"],
+    result = compare_live(engine, specs, requests, prompt, fmt=_format(values, schema),
                           cache=values.get("cache"), stream=not values.get("no_stream"),
                           aggregate=values["aggregate"], diff=values["diff"], cancel=cancel,
-                          before_show=record, **view_options)
+                          before_show=record, schema=schema,
+                          retries=values.get("retries") or 0, **view_options)
     if values.get("output"):
         user_ns[values["output"]] = result
     return result
@@ -115,6 +145,7 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
                 tools: dict[str, Callable[..., Any]] | None = None,
                 cancel: threading.Event | None = None,
                 before_show: Callable[[LLMResult], None] | None = None,
+                schema: Schema | None = None, retries: int = 0,
                 **view_options: Any) -> LLMResult:
     """Ask ``chain[0]`` (then its fallbacks) with tokens streaming into a StreamView that
     becomes the result (``before_show`` may add to it first); tool calls show as they run;
@@ -133,7 +164,8 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
 
     response: Response | None = None
     events = engine.answer_chain(chain, make_request, cache=cache, stream=stream, tools=tools,
-                                 cancel=cancel, on_call=announce_load)
+                                 cancel=cancel, on_call=announce_load, schema=schema,
+                                 retries=retries)
     try:
         for event in events:
             if isinstance(event, Attempt):
@@ -143,6 +175,9 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
                 view.feed(event.text)
             elif isinstance(event, ToolStep):
                 view.feed(f"\n[{event.call.name} → {event.result[:80]}]\n")
+            elif isinstance(event, Retry):
+                view.feed(f"\n\n[not valid, asking again ({event.attempt}): "
+                          f"{event.problem[:200]}]\n\n")
             else:
                 response = event
     except Interrupted as exc:
@@ -154,7 +189,8 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
         response = response or Response(view.text, attempt.request.model,
                                         attempt.request.provider, interrupted=True)
     assert attempt is not None and response is not None  # or answer_chain raised
-    result = LLMResult(response, attempt.spec, attempt.request, fmt, _note(attempt, response))
+    result = LLMResult(response, attempt.spec, attempt.request, fmt, _note(attempt, response),
+                       schema)
     if before_show is not None:
         before_show(result)
     view.show_final(result)
@@ -175,7 +211,8 @@ def _note(attempt: Attempt, response: Response) -> str:
 def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request], prompt: str,
                  *, fmt: str, cache: str | None, stream: bool, aggregate: str, diff: str,
                  cancel: threading.Event | None = None,
-                 before_show: Callable[[Any], None] | None = None, **view_options: Any) -> Any:
+                 before_show: Callable[[Any], None] | None = None,
+                 schema: Schema | None = None, retries: int = 0, **view_options: Any) -> Any:
     """Run ``specs`` concurrently into live columns, then aggregate and diff them; the
     columns become the comparison (``before_show`` may add to it first)."""
     from ..compare import run_models, summarise
@@ -184,10 +221,10 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
     view = ColumnsView([s.label for s in specs], **view_options)
     outcomes = run_models(
         engine, specs, requests, cache=cache, stream=stream, fmt=fmt, on_chunk=view.feed,
-        cancel=cancel,
+        cancel=cancel, schema=schema, retries=retries,
         on_done=lambda i, o: view.settle(i, *(("done", o.result.text) if o.result
                                               else (o.error or "failed", ""))))
-    result = summarise(prompt, outcomes, aggregate, diff)
+    result = summarise(prompt, outcomes, aggregate, diff, schema)
     if before_show is not None:
         before_show(result)
     view.show_final(result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import UsageError
 from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
 from .base import Provider, stainless_kind
 from .chat_format import parse_arguments, served, served_name
@@ -46,6 +47,8 @@ class AnthropicProvider(Provider):
                                 "input_schema": t.get("parameters", {"type": "object"})}
                                for t in request.tools]
             params["tool_choice"] = {"type": "auto"}
+        if request.schema is not None:
+            params["output_config"] = {"format": output_format(request.schema)}
         return params
 
     def classify(self, exc: Exception) -> tuple[str, int | None]:
@@ -68,6 +71,18 @@ class AnthropicProvider(Provider):
         with self.sdk_errors(), self.client().messages.create(**self._params(request),
                                                               stream=True) as events:
             yield from _read_events(events)
+
+
+def output_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic's structured output for ``schema``, in the form its API takes (the SDK's
+    ``transform_schema``: constraints it can't enforce move into the descriptions)."""
+    import anthropic
+
+    try:
+        return {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(f"anthropic can't express this schema as a structured output ({exc}); "
+                         "simplify it or use another model") from None
 
 
 def _messages(request: Request) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ objects alike.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -55,7 +56,75 @@ def chat_params(request: Request, dialect: str = "openai", *, top_p: str = "top_
             params["tool_choice"] = "auto"
     if request.logprobs:
         params["logprobs"] = True
+    if request.schema is not None:
+        params["response_format"] = response_format(request.schema, dialect)
     return params
+
+
+def response_format(schema: dict[str, Any], dialect: str = "openai") -> dict[str, Any]:
+    """The ``response_format`` that holds an answer to ``schema``: OpenAI's and Mistral's
+    ``json_schema`` (strict when :func:`strict_schema` can make it so), Cohere's
+    ``json_object`` with the schema."""
+    if dialect == "cohere":
+        return {"type": "json_object", "json_schema": schema}
+    from ..schema import wire_name
+
+    strict = strict_schema(schema)
+    return {"type": "json_schema", "json_schema": {
+        "name": wire_name(schema), "schema": schema if strict is None else strict,
+        "strict": strict is not None}}
+
+
+#: Keywords that strict structured outputs (OpenAI's, Mistral's) do not accept.
+_NOT_STRICT = frozenset({
+    "allOf", "oneOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
+    "patternProperties", "unevaluatedProperties", "propertyNames", "minProperties",
+    "maxProperties", "unevaluatedItems", "contains", "minContains", "maxContains",
+    "uniqueItems"})
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SUBSCHEMAS = ("items", "anyOf", "prefixItems")
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """``schema`` as strict mode takes it, as the openai SDK prepares a pydantic model's: every
+    object closed (``additionalProperties: false``) and every property listed as required,
+    references without siblings. None when the schema says what strict mode can't (an open
+    object, ``oneOf``, ``patternProperties``, ...): it is then sent without ``strict``.
+    Hand-written because the SDK's version is private and only for pydantic types."""
+    strict = copy.deepcopy(schema)
+    return strict if _make_strict(strict) else None
+
+
+def _make_strict(node: Any) -> bool:
+    if isinstance(node, list):
+        return all(_make_strict(item) for item in node)
+    if not isinstance(node, dict) or _NOT_STRICT & node.keys():
+        return False  # a boolean schema, or a keyword strict mode refuses
+    if "$ref" in node:
+        for key in [k for k in node if k not in ("$ref", "$defs", "definitions")]:
+            del node[key]
+    if node.get("type") == "object" or "properties" in node:
+        if node.get("additionalProperties", False) is not False:
+            return False
+        node["additionalProperties"] = False
+        node["required"] = list(node.get("properties") or {})
+    maps = [v for k in _SUBSCHEMA_MAPS if isinstance(v := node.get(k), dict)]
+    return all(_make_strict(sub) for m in maps for sub in m.values()) and \
+        all(_make_strict(node[k]) for k in _SUBSCHEMAS if k in node)
+
+
+def schema_instruction(schema: dict[str, Any]) -> str:
+    """What a model in plain JSON mode is told (DeepSeek's, which takes no schema itself)."""
+    return ("Answer with only a JSON object that matches this JSON schema:\n"
+            + json.dumps(schema, ensure_ascii=False))
+
+
+def with_instruction(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """``messages`` with ``text`` added to the system prompt (one made if there is none)."""
+    if messages and messages[0].get("role") == "system":
+        first = {**messages[0], "content": f"{messages[0]['content']}\n\n{text}"}
+        return [first, *messages[1:]]
+    return [{"role": "system", "content": text}, *messages]
 
 
 def _text(content: Any) -> str:

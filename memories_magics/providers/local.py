@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -249,6 +251,31 @@ def _max_tokens(request: Request) -> int:
     return request.max_tokens
 
 
+#: llama-cpp-python's JSON-schema converter lets a string hold raw control characters (a line
+#: break), which is not JSON; llama.cpp's own converter has since excluded them, as here.
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+
+
+@lru_cache(maxsize=32)
+def schema_grammar(schema: str) -> Any:
+    """llama.cpp's grammar for a JSON schema (llama-cpp-python's converter, strings kept to
+    JSON's characters), so a local model can only produce JSON of that shape; one line when
+    the converter can't express the schema."""
+    try:
+        from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+    except ImportError:
+        raise MissingDependencyError(f"local models need llama-cpp-python; run: {INSTALL_HINT}"
+                                     ) from None
+    try:
+        rules = json_schema_to_gbnf(schema)
+        return LlamaGrammar.from_string(rules.replace(_LOOSE_CHAR, _JSON_CHAR), verbose=False)
+    except Exception as exc:  # noqa: BLE001 - the converter raises several kinds
+        raise UsageError(f"llama.cpp can't turn this schema into a grammar ({type(exc).__name__}"
+                         f": {exc}); simplify it (plain objects, lists, strings, numbers, "
+                         "enums)") from None
+
+
 def _context_error(exc: ValueError, spec: ModelSpec) -> Exception:
     """llama-cpp-python's prompt-too-long ValueError as one line that says what to do."""
     found = _CONTEXT_FULL.search(str(exc))
@@ -269,6 +296,7 @@ class LocalProvider(Provider):
     name = "local"
     key_env = None
     package_hint = INSTALL_HINT
+    capabilities = frozenset({"streaming", "schema"})
     bounded_by_timeout = False  # the answer is computed here, at the pace of this machine
 
     sdk = "llama-cpp-python"
@@ -296,9 +324,11 @@ class LocalProvider(Provider):
             out["gguf_sha256"] = request.gguf_sha256
         return out
 
-    def _generate(self, request: Request, spec: ModelSpec, model: Any) -> Any:
+    def _generate(self, request: Request, spec: ModelSpec, model: Any, grammar: Any) -> Any:
         params: dict[str, Any] = {"max_tokens": _max_tokens(request), "seed": request.seed,
                                   "stream": True}
+        if grammar is not None:
+            params["grammar"] = grammar
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.top_p is not None:
@@ -321,6 +351,8 @@ class LocalProvider(Provider):
     def stream(self, request: Request) -> Iterator[Chunk]:
         spec = self._spec(request)
         _max_tokens(request)  # a bad value fails here, before anything is queued
+        grammar = None if request.schema is None else schema_grammar(
+            json.dumps(request.schema))
         model = _load(spec)
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         stop = threading.Event()
@@ -335,7 +367,7 @@ class LocalProvider(Provider):
                         # prefix changes the last logits slightly, and a seeded sample with
                         # them. Unseeded calls reuse it, as llama-cpp-python does.
                         model.reset()
-                    for raw in self._generate(request, spec, model):
+                    for raw in self._generate(request, spec, model, grammar):
                         if stop.is_set():
                             break
                         # Tokens in the context when this piece was made: at the end, the
