@@ -34,6 +34,7 @@ from .errors import (
     ProviderError,
     UsageError,
 )
+from .events import Attempt, Event, close_source, drain
 from .options import request_params
 from .providers.call import provider_chunks
 from .received import Interrupted, Received
@@ -45,23 +46,6 @@ if TYPE_CHECKING:
     from .providers.base import Provider
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """The fallback layer moved to ``spec``; ``skipped`` says why earlier models were passed."""
-
-    spec: ModelSpec
-    request: Request
-    skipped: tuple[str, ...] = ()
-
-    @property
-    def note(self) -> str:
-        """"answered by fallback X (why)" when earlier models were skipped, else ""."""
-        if not self.skipped:
-            return ""
-        return f"answered by fallback {self.spec.label} ({'; '.join(self.skipped)})"
-
-
-Event = Chunk | ToolStep | Retry | Attempt | Response
 #: Errors that make the fallback layer try the next model (nothing was answered yet).
 FALLBACK_ERRORS = (ProviderError, MissingKeyError, MissingDependencyError, CacheMissError,
                    UsageError)
@@ -297,7 +281,7 @@ class Engine:
                 raise
             received.cut = exc
         finally:
-            _close(source)
+            close_source(source)
         response = received.response()
         response.cache_key = request.cache_key()
         if schema is not None and response.complete and not response.error:
@@ -373,37 +357,6 @@ class Engine:
             totals.input_tokens += response.usage.input_tokens or 0
             totals.output_tokens += response.usage.output_tokens or 0
             totals.cost_usd += spec.cost(response.usage.input_tokens, response.usage.output_tokens)
-
-
-def interrupt(events: Generator[Event, None, None]) -> Response | None:
-    """Ctrl-C arrived while the consumer of ``events`` was busy between two events: deliver
-    it inside the driver, which answers with the partial Response (None if it had none)."""
-    try:
-        events.throw(KeyboardInterrupt())
-    except Interrupted as exc:
-        return exc.partial
-    except (KeyboardInterrupt, StopIteration):
-        return None
-    events.close()
-    return None
-
-
-def drain(events: Iterator[Event], on_chunk: Callable[[Chunk], None] | None = None) -> Response:
-    """Run an answer's events to the end and return its Response."""
-    for event in events:
-        if isinstance(event, Response):
-            return event
-        if isinstance(event, Chunk) and on_chunk is not None:
-            on_chunk(event)
-    raise RuntimeError("an answer ended without a Response")  # a bug, not a user error
-
-
-def _close(events: Any) -> None:
-    """Close a source (generators close their HTTP connection); plain iterators have nothing
-    to close."""
-    close = getattr(events, "close", None)
-    if close is not None:
-        close()
 
 
 _default: Engine | None = None

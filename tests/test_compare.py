@@ -10,8 +10,9 @@ from memories_magics.aggregate import Candidate, best_confidence, consensus, vot
 from memories_magics.compare import run_models, summarise
 from memories_magics.config import Config
 from memories_magics.display.compare_view import COMPARE_MIME, compare_bundle
-from memories_magics.engine import Attempt, Engine
+from memories_magics.engine import Engine
 from memories_magics.errors import ProviderError
+from memories_magics.events import Attempt
 from memories_magics.types import Response
 from tests.fakes import Reply
 from tests.kernel import Kernel

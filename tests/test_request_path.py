@@ -102,7 +102,7 @@ def test_tools_with_fallback_when_the_first_model_fails(servers) -> None:
 
 def test_tools_and_fallback_skip_a_model_that_cannot_call_tools(engine: Engine,
                                                                 fake: FakeLLMServer) -> None:
-    from memories_magics.engine import Attempt
+    from memories_magics.events import Attempt
 
     fake.script(Reply(tool_calls=[CALL]), Reply(text="5"))
     chain = [engine.model("smollm2"), engine.model("gpt-4o-mini")]

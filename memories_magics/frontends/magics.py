@@ -12,7 +12,6 @@ from IPython.core.magic import Magics, magics_class
 
 from ..errors import UsageError
 from ..options import OPTIONS, check_args, magic_argument, magic_options, magic_parser
-from ..vocabulary import CACHE_MODES
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
     from ..config import ModelSpec
@@ -61,16 +60,6 @@ def _publish_table(headers: list[str], rows: list[list[Any]], title: str) -> Non
     from ..display.render import table_bundle
 
     display(table_bundle(headers, rows, title), raw=True)
-
-
-def _sample(words: list[str]) -> int | None:
-    """``--sample N`` of ``%llm cache verify`` (None: every record)."""
-    if not words:
-        return None
-    if len(words) == 2 and words[0] == "--sample" and words[1].isdigit() and int(words[1]) > 0:
-        return int(words[1])
-    raise UsageError("usage: %llm cache verify [--sample N], N a whole number of at least 1 "
-                     "(e.g. %llm cache verify --sample 5)")
 
 
 def parse(magic: Any, line: str) -> Any:
@@ -286,73 +275,9 @@ class LLMMagics(Magics):
         _publish_table(["setting", "value"], rows, "memories_magics configuration")
 
     def _cache(self, rest: list[str]) -> None:
-        from ..cache import check_mode, shown_path
+        from .cache_commands import cache_command
 
-        action = rest[0] if rest else "info"
-        if action == "info":
-            info = self.engine.cache().info()
-            print(f"{info['entries']} cached answers, {info['size_bytes'] / 1024:.0f} KiB in "
-                  f"{shown_path(info['directory'])} (mode: {self.engine.cache_mode})")
-            if info["also_read"]:
-                print("also reading the records of: "
-                      + ", ".join(shown_path(p) for p in info["also_read"]))
-            for problem in info["problems"]:
-                print(f"unreadable: {problem}")
-        elif action == "verify":
-            from ..verify import report, verify
-
-            sample = _sample(rest[1:])
-            cache = self.engine.cache()
-            print(report(verify(self.engine, cache, sample), shown_path(cache.directory)))
-        elif action == "prune" and rest[1:] in ([], ["--yes"]):
-            self._prune(confirmed=rest[1:] == ["--yes"])
-        elif action in ("export", "import") and len(rest) == 2:
-            from pathlib import Path
-
-            cache, path = self.engine.cache(), Path(rest[1]).expanduser()
-            if action == "export":
-                print(f"Exported {cache.export(path)} records to {shown_path(path)}")
-            else:
-                added, refused = cache.import_records(path)
-                print(f"Imported {added} records from {shown_path(path)} into "
-                      f"{shown_path(cache.directory)}" + "".join(f"\nnot imported: {why}"
-                                                             for why in refused))
-        elif action == "clear":
-            removed = self.engine.cache().clear()
-            shown = shown_path(self.engine.cache().directory)
-            print(f"Cleared {removed} cached answers from {shown}")
-        elif action == "dir" and len(rest) == 2:
-            print(f"Cache directory: {shown_path(self.engine.set_cache_dir(rest[1]).directory)}")
-        elif action == "mode" and len(rest) == 1:
-            print(f"Cache mode: {self.engine.cache_mode}")
-        elif action == "mode" and len(rest) == 2:
-            self.engine.cache_mode = check_mode(rest[1])
-            print(f"Cache mode: {rest[1]}")
-        else:
-            raise UsageError("usage: %llm cache info | clear | dir PATH | verify [--sample N] "
-                             "| prune [--yes] | export PATH | import PATH | mode ["
-                             + "|".join(CACHE_MODES) + "]")
-
-    def _prune(self, confirmed: bool) -> None:
-        from ..cache import shown_path
-
-        cache = self.engine.cache()
-        if not cache.asked:
-            raise UsageError("no cell has asked a model in this kernel yet: Run All first, "
-                             "then %llm cache prune drops the records no cell asked for")
-        unasked = [r for r in cache.records() if r["key"] not in cache.asked]
-        where = shown_path(cache.directory)
-        if not unasked:
-            print(f"Nothing to prune: every record in {where} was asked for in this kernel")
-            return
-        shown = [f"  {r['request'].get('provider')}:{r['request'].get('model')} "
-                 f"{str(r.get('text'))[:60]!r}" for r in unasked]
-        if not confirmed:
-            print(f"{len(unasked)} records in {where} were not asked for in this kernel; "
-                  "%llm cache prune --yes drops them:\n" + "\n".join(shown))
-            return
-        removed = cache.prune(frozenset(r["key"] for r in unasked))
-        print(f"Pruned {removed} records from {where}:\n" + "\n".join(shown))
+        cache_command(self.engine, rest)
 
     def _usage(self, _: list[str]) -> None:
         rows = [[model, u.calls, u.cache_hits, u.input_tokens, u.output_tokens,

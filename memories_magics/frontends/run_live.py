@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
-from ..engine import Attempt, Engine, interrupt
+from ..engine import Engine
 from ..errors import ContextFullError, UsageError
+from ..events import Attempt, interrupt
 from ..options import REQUEST_OPTIONS
 from ..received import Interrupted
 from ..result import LLMResult

@@ -26,7 +26,6 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,8 +42,8 @@ from ..errors import (
 from ..types import Chunk, Request, Response, Usage, finish_reason
 from .base import Provider, sdk_version
 from .call import valid_text
+from .local_grammar import INSTALL_HINT, llama_missing, schema_grammar
 
-INSTALL_HINT = "pip install 'memories_magics[local]'"
 #: ``max_tokens`` when neither the call nor model_config.json's global settings give one.
 DEFAULT_MAX_TOKENS = 256
 _END = object()
@@ -208,8 +207,7 @@ def _load(spec: ModelSpec) -> Any:
             try:
                 from llama_cpp import Llama
             except ImportError:
-                raise MissingDependencyError(
-                    f"local models need llama-cpp-python; run: {INSTALL_HINT}") from None
+                raise llama_missing() from None
             path = gguf_path(spec)
             try:
                 with without_amx():
@@ -249,31 +247,6 @@ def _max_tokens(request: Request) -> int:
         raise UsageError(f"max_tokens must be a whole number of at least 1, not "
                          f"{request.max_tokens!r} (e.g. --max-tokens 256)")
     return request.max_tokens
-
-
-#: llama-cpp-python's JSON-schema converter lets a string hold raw control characters (a line
-#: break), which is not JSON; llama.cpp's own converter has since excluded them, as here.
-_LOOSE_CHAR = r'char ::= [^"\\] |'
-_JSON_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
-
-
-@lru_cache(maxsize=32)
-def schema_grammar(schema: str) -> Any:
-    """llama.cpp's grammar for a JSON schema (llama-cpp-python's converter, strings kept to
-    JSON's characters), so a local model can only produce JSON of that shape; one line when
-    the converter can't express the schema."""
-    try:
-        from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
-    except ImportError:
-        raise MissingDependencyError(f"local models need llama-cpp-python; run: {INSTALL_HINT}"
-                                     ) from None
-    try:
-        rules = json_schema_to_gbnf(schema)
-        return LlamaGrammar.from_string(rules.replace(_LOOSE_CHAR, _JSON_CHAR), verbose=False)
-    except Exception as exc:  # noqa: BLE001 - the converter raises several kinds
-        raise UsageError(f"llama.cpp can't turn this schema into a grammar ({type(exc).__name__}"
-                         f": {exc}); simplify it (plain objects, lists, strings, numbers, "
-                         "enums)") from None
 
 
 def _context_error(exc: ValueError, spec: ModelSpec) -> Exception:
