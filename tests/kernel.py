@@ -51,6 +51,13 @@ class CellRun:
         errors = self.of_type("error")
         return errors[-1] if errors else None
 
+    def one_line_error(self) -> str:
+        """The error the user sees, checked to be one line with no traceback: its message."""
+        error = self.error
+        assert error is not None, self.result
+        assert len(error["traceback"]) == 1 and "\n" not in error["traceback"][0], error
+        return str(error["evalue"])
+
     @property
     def stdout(self) -> str:
         return "".join(c["text"] for c in self.of_type("stream") if c["name"] == "stdout")

@@ -45,12 +45,6 @@ def frame(kernel: Kernel, var: str = "out") -> list[dict[str, object]]:
     return json.loads(run.stdout)
 
 
-def one_line(run: object) -> str:
-    error = run.error  # type: ignore[attr-defined]
-    assert error is not None and len(error["traceback"]) == 1, error
-    return str(error["traceback"][0])
-
-
 def test_dataframe_rows_concurrent_in_order_and_rerun_asks_nothing(env, rows_server) -> None:
     cell = ("%%llm gpt-4o-mini --over cities --concurrency 4 -o out\n"
             "About {city} (rank {rank}, row {index}) for {audience}")
@@ -205,7 +199,7 @@ def test_budget_refuses_and_stops_and_dry_run_asks_nothing(env, rows_server) -> 
     assert "--- row 'c0':\nCity Paris" in dry.stdout and "… and 9 more" in dry.stdout
     assert ("Dry run, nothing asked: 12 rows from cities: 12 answers, 0 cached, 12 to ask, "
             "estimated cost $0.0018") in dry.stdout
-    assert "passes --budget 0.0001" in one_line(refused)
+    assert "passes --budget 0.0001" in refused.one_line_error()
     states = [r["status"] for r in records]
     assert states[0] == "done" and "skipped" in states and "failed" not in states
     assert len(rows_server.requests) == states.count("done") < len(CITIES)
@@ -240,7 +234,7 @@ broken = _broken()
     with Kernel(env) as kernel:
         assert kernel.run(setup).error is None
         for cell, hint in cells.items():
-            line = one_line(kernel.run(cell))
+            line = kernel.run(cell).one_line_error()
             assert hint in line, (cell, line)
     assert rows_server.requests == []
 

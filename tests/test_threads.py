@@ -33,13 +33,6 @@ def payload(run: CellRun) -> dict[str, Any]:
     return run.result[RESULT]
 
 
-def one_line(run: CellRun) -> str:
-    """The error the user sees: one line, no traceback."""
-    assert run.error is not None, run.result
-    assert len(run.error["traceback"]) == 1 and "\n" not in run.error["traceback"][0]
-    return run.error["evalue"]
-
-
 def test_a_continued_cell_sends_the_history_and_a_rerun_cell_replaces_its_turn(
         provider_env: dict[str, str], fake: FakeLLMServer) -> None:
     fake.script(Reply(text="Mars."), Reply(text="About 228 million km."),
@@ -101,16 +94,16 @@ def test_bad_thread_input_is_one_line(provider_env: dict[str, str], fake: FakeLL
         started = kernel.run("%%llm gpt-4o-mini -c\nhello")
         assert "-c: no earlier thread to continue, started thread t1" in payload(started)["note"]
         for name in ("''", "'../x'", "'a b'", "'<script>'", "9lives", "x" * 41):
-            assert "a thread name is a letter" in one_line(
-                kernel.run(f"%%llm gpt-4o-mini --thread {name}\nhello"))
-        assert one_line(kernel.run("%llm thread show NOPE")) == \
+            line = kernel.run(f"%%llm gpt-4o-mini --thread {name}\nhello").one_line_error()
+            assert "a thread name is a letter" in line
+        assert kernel.run("%llm thread show NOPE").one_line_error() == \
             "no thread named 'NOPE'; threads: t1 (a %%llm cell starts one)"
-        assert "usage: %llm thread list" in one_line(kernel.run("%llm thread drop t1"))
+        assert "usage: %llm thread list" in kernel.run("%llm thread drop t1").one_line_error()
         no_key = {**provider_env, "OPENAI_API_KEY": ""}
     with Kernel(no_key) as kernel:
         kernel.run("%load_ext memories_magics")
-        assert "OPENAI_API_KEY" in one_line(kernel.run("%%llm gpt-4o-mini --thread q\nhi"))
-        assert "no thread" in one_line(kernel.run("%llm thread show q"))  # nothing was added
+        assert "OPENAI_API_KEY" in kernel.run("%%llm gpt-4o-mini --thread q\nhi").one_line_error()
+        assert "no thread" in kernel.run("%llm thread show q").one_line_error()  # nothing was added
 
 
 def test_cut_interrupted_and_hostile_answers_in_a_thread(provider_env: dict[str, str],
@@ -229,7 +222,7 @@ def test_a_hosted_thread_past_max_length_is_one_line_before_any_request(
     with Kernel({**provider_env, "MEMORIES_MAGICS_CONFIG": str(config)}) as kernel:
         kernel.run("%load_ext memories_magics")
         assert kernel.run("%%llm tiny --max-tokens 50\n" + "word " * 150).error is None
-        line = one_line(kernel.run("%%llm -c --max-tokens 50\n" + "more " * 150))
+        line = kernel.run("%%llm -c --max-tokens 50\n" + "more " * 150).one_line_error()
     assert line.startswith("thread t1 no longer fits tiny's context (about ")
     assert "tiny holds 300" in line and "%llm thread reset t1" in line
     assert len(fake.requests) == 1
@@ -246,7 +239,7 @@ def test_a_thread_too_long_for_smollm2_is_one_line(tmp_path: Path) -> None:
         kernel.run("%load_ext memories_magics")
         prompt = "--max-tokens 4 --seed 1\n" + "tell me " * 150
         assert kernel.run("%%llm " + prompt, timeout=600).error is None
-        line = one_line(kernel.run("%%llm -c " + prompt, timeout=600))
+        line = kernel.run("%%llm -c " + prompt, timeout=600).one_line_error()
         assert line.startswith("thread t1 no longer fits smollm2's context (")
         assert "smollm2 holds 512" in line and "%llm thread reset t1" in line
         kernel.run("%llm thread reset")
@@ -258,7 +251,7 @@ def test_err_and_llm_fix(provider_env: dict[str, str], fake: FakeLLMServer) -> N
     fake.script(Reply(text="Divide by a non-zero number."), Reply(text="ok"))
     with Kernel(provider_env) as kernel:
         kernel.run("%load_ext memories_magics")
-        assert "no cell has raised" in one_line(kernel.run("%llm fix gpt-4o-mini"))
+        assert "no cell has raised" in kernel.run("%llm fix gpt-4o-mini").one_line_error()
         kernel.run("ratio = 1 / 0")
         number = kernel.run("print(max(Err))").stdout.strip()
         fixed = kernel.run("%llm fix gpt-4o-mini")
