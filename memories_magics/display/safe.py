@@ -17,12 +17,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..providers.call import valid_text
 from ..secrets import mask_known
 
 #: Answers longer than this are cut in the display; the full text stays on the result object.
 MAX_DISPLAY_CHARS = 20_000
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # Terminal escapes: CSI (ESC [ or 8-bit \x9b) ... final byte; OSC, DCS, SOS, PM, APC strings up
 # to their terminator (BEL or ST) or the end; any other two-byte ESC sequence; then every
 # remaining C0/C1 control but tab and newline (a carriage return can overwrite a line).
@@ -49,7 +49,7 @@ def displayable(text: str, limit: int = MAX_DISPLAY_CHARS) -> tuple[str, bool]:
     """``text`` made safe to send to a front end: invalid UTF-8 (lone surrogates) replaced,
     control sequences and known secrets (a server may echo the key) removed, cut to ``limit``
     characters. Returns the text and whether it was cut."""
-    text = mask_known(strip_controls(_SURROGATE.sub("\ufffd", text)))
+    text = mask_known(strip_controls(valid_text(text)))
     return (text[:limit], True) if len(text) > limit else (text, False)
 
 
