@@ -36,7 +36,7 @@ from .errors import (
 )
 from .events import Attempt, Event, close_source, drain
 from .options import request_params
-from .providers.call import provider_chunks
+from .providers.call import provider_chunks, valid_text
 from .received import Interrupted, Received
 from .schema import Retry, Schema, make_schema, schema_rounds
 from .secrets import Secret
@@ -162,7 +162,12 @@ class Engine:
         unset ones take the model's configured values), held to ``schema`` if given."""
         if messages is None:
             messages = [{"role": "user", "content": prompt or ""}]
+        # Notebook values may hold lone surrogates, which no key, wire or tokenizer encodes.
+        messages = [{**m, "content": valid_text(m["content"])}
+                    if isinstance(m.get("content"), str) else m for m in messages]
         params = request_params(sampling)
+        if isinstance(params.get("system"), str):
+            params["system"] = valid_text(params["system"])
         for name in ("temperature", "top_p"):
             if params.get(name) is None and getattr(spec, name) is not None:
                 params[name] = float(getattr(spec, name))

@@ -156,3 +156,17 @@ def test_copy_as_cell_words_come_from_the_declaration() -> None:
                                      "diff": "word", "system": "Be brief", "tools": "f"})
     assert words == ["-s", "'Be brief'", "-t", "0.2", "--no-stream", "--aggregate", "voting"]
     assert all(o.help for o in OPTIONS.values())
+
+
+def test_lone_surrogates_in_a_prompt_or_system_become_valid_text(tmp_path) -> None:
+    """A notebook value holding a lone surrogate (e.g. from a badly decoded file) makes a
+    request whose key can be computed and whose text any wire can carry."""
+    engine = Engine()
+    spec = engine.model("gpt-4o-mini")
+    request = engine.request(spec, "say \ud800 hi", system="be \udfff brief")
+    assert request.messages[0]["content"] == "say \ufffd hi"
+    assert request.system == "be \ufffd brief"
+    assert len(request.cache_key()) == 64
+    threaded = engine.request(spec, messages=[{"role": "user", "content": "a \ud83d"},
+                                              {"role": "assistant", "content": "b"}])
+    assert threaded.messages[0]["content"] == "a \ufffd"
