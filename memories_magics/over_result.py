@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .code_blocks import extract_code
+from .schema import schema_columns, value_row
 from .secrets import redact
 from .vocabulary import ROW_STATES
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from .over import Plan
     from .row_runner import RowOutcome
+    from .schema import Schema
 
 #: The answer's columns, after the input's (the last three only with a check, in a grid).
 ANSWER_COLUMNS = ("text", "model", "status", "cached", "error", "input_tokens",
@@ -39,6 +41,8 @@ class OverResult:
     interrupted: bool = False
     check: str | None = None
     note: str = ""
+    #: ``--schema``: the columns holding the value's fields (the table shows them).
+    fields: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """How many answers are in each row state (done, cached, failed, …)."""
@@ -94,15 +98,18 @@ def _is_score(value: Any) -> bool:
 def build(plan: Plan, outcomes: Sequence[RowOutcome], *, fmt: str = "markdown",
           check: Callable[..., Any] | str | None = None, check_name: str | None = None,
           spent_usd: float = 0.0, interrupted: bool = False, note: str = "",
-          aggregate_method: str | None = None) -> OverResult:
+          aggregate_method: str | None = None, schema: Schema | None = None) -> OverResult:
     """The DataFrame: the input's columns (``item`` for a list; one named like an answer
-    column gets ``input_`` before its name), then :data:`ANSWER_COLUMNS`,
+    column or a schema field gets ``input_`` before its name), then :data:`ANSWER_COLUMNS`,
     then ``check``/``check_error`` with a check, ``chosen`` in a grid with an aggregation
-    method, and a JSON answer's fields (``-f json``)."""
+    method, and the value's fields (``--schema``; a field named like an answer column gets
+    ``value_`` before its name) or a JSON answer's fields (``-f json``)."""
     import pandas as pd
 
     inputs = plan.rows.frame
-    names = [_input_name(str(c)) for c in inputs.columns]
+    fields = {} if schema is None else {
+        f: f"value_{f}" if f in ANSWER_COLUMNS else f for f in schema_columns(schema)}
+    names = _input_names([str(c) for c in inputs.columns], set(fields.values()))
     records, index = [], []
     bindings = list(plan.rows.bindings()) if check is not None else []
     values = list(inputs.itertuples(index=False, name=None))
@@ -110,32 +117,58 @@ def build(plan: Plan, outcomes: Sequence[RowOutcome], *, fmt: str = "markdown",
         position = outcome.job.row
         record: dict[str, Any] = dict(zip(names, values[position], strict=True))
         record.update(_answer(outcome))
+        if schema is not None:
+            record.update(_value_fields(schema, outcome, record, fields))
         if check is not None:
             record.update(run_check(check, outcome, bindings[position]))
-        for name, value in answer_fields(record["text"], fmt).items():
+        for name, value in ({} if schema else answer_fields(record["text"], fmt)).items():
             record.setdefault(name, value)
         records.append(record)
         index.append(inputs.index[position])
     if aggregate_method is not None and len(plan.labels) > 1:
-        mark_chosen(records, outcomes, aggregate_method)
+        mark_chosen(records, outcomes, aggregate_method, tuple(fields.values()))
     frame = pd.DataFrame.from_records(records, index=pd.Index(index, name=inputs.index.name))
     return OverResult(frame, plan.labels, plan.rows.name, spent_usd, interrupted,
-                      check_name if check is not None else None, note)
+                      check_name if check is not None else None, note, tuple(fields.values()))
+
+
+def _value_fields(schema: Schema, outcome: RowOutcome, record: dict[str, Any],
+                  columns: dict[str, str]) -> dict[str, Any]:
+    """The value's fields of an answered row (None for every field of a row without a
+    valid value). An answer read from the cache is checked too: one that no longer matches
+    (the model class's validators changed) is marked failed with why."""
+    values: dict[str, Any] = dict.fromkeys(columns.values())
+    response = outcome.response
+    if record["status"] not in ("done", "cached") or response is None:
+        return values
+    checked = schema.check(response.text, response.finish_reason)
+    if not checked.ok:
+        record.update(status="failed", error=schema.problem(response.text,
+                                                            response.finish_reason))
+        return values
+    values.update({columns[f]: v for f, v in value_row(schema, checked.value).items()})
+    return values
 
 
 def mark_chosen(records: list[dict[str, Any]], outcomes: Sequence[RowOutcome],
-                method: str) -> None:
+                method: str, fields: tuple[str, ...] = ()) -> None:
     """Per input row of a grid, ``method`` (consensus, voting, best_confidence) over the
-    models' answers: ``chosen`` is True for the answer it picks, False for the others, None
-    where nothing was picked (a tie, or no answer)."""
+    models' answers (with ``--schema``, over their values' ``fields``, as canonical JSON):
+    ``chosen`` is True for the answer it picks, False for the others, None where nothing was
+    picked (a tie, or no answer)."""
     from .aggregate import Candidate, aggregate
+
+    def compared(record: dict[str, Any]) -> str:
+        if not fields:
+            return str(record["text"])
+        return json.dumps({f: record[f] for f in fields}, ensure_ascii=False, sort_keys=True)
 
     by_row: dict[int, list[int]] = {}
     for position, outcome in enumerate(outcomes):
         by_row.setdefault(outcome.job.row, []).append(position)
     for positions in by_row.values():
-        answered = [p for p in positions if outcomes[p].state in ("done", "cached")]
-        found = aggregate(method, [Candidate(outcomes[p].job.spec.label, records[p]["text"],
+        answered = [p for p in positions if records[p]["status"] in ("done", "cached")]
+        found = aggregate(method, [Candidate(outcomes[p].job.spec.label, compared(records[p]),
                                              _logprobs(outcomes[p])) for p in answered])
         winner = None if found is None or found.winner is None else answered[found.winner]
         for p in positions:
@@ -146,10 +179,18 @@ def _logprobs(outcome: RowOutcome) -> tuple[float, ...]:
     return tuple(outcome.response.logprobs) if outcome.response is not None else ()
 
 
-def _input_name(column: str) -> str:
-    """An input column keeps its name unless an answer column has it (``text`` becomes
-    ``input_text``; the template still says ``{text}``)."""
-    return f"input_{column}" if column in ANSWER_COLUMNS else column
+def _input_names(columns: list[str], fields: set[str]) -> list[str]:
+    """An input column keeps its name unless an answer column or a schema field has it
+    (``text`` becomes ``input_text``; the template still says ``{text}``)."""
+    taken = set(ANSWER_COLUMNS) | fields | set(columns)
+    names = []
+    for column in columns:
+        name = column
+        while name in ANSWER_COLUMNS or name in fields or (name != column and name in taken):
+            name = f"input_{name}"
+        names.append(name)
+        taken.add(name)
+    return names
 
 
 def _answer(outcome: RowOutcome) -> dict[str, Any]:

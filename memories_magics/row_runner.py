@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from .engine import Engine
 from .errors import MemoriesError, ProviderError
 from .over import Job, usd
+from .schema import Schema
 from .secrets import redact
 from .types import Response
 
@@ -110,10 +111,13 @@ class Lane:
 def run_jobs(engine: Engine, jobs: Sequence[Job], *, concurrency: int, cache: str | None,
              stream: bool = True, budget: float | None = None,
              cancel: threading.Event | None = None,
-             on_settle: Callable[[RowOutcome], None] | None = None) -> list[RowOutcome]:
+             on_settle: Callable[[RowOutcome], None] | None = None,
+             schema: Schema | None = None, retries: int = 0) -> list[RowOutcome]:
     """Run ``jobs`` (at most ``concurrency`` at once per provider, one for a local model) and
     return their outcomes in the jobs' order. ``on_settle`` runs on the calling thread as each
-    job ends. Ctrl-C (or setting ``cancel``) stops the run and returns what finished."""
+    job ends. Ctrl-C (or setting ``cancel``) stops the run and returns what finished. With
+    ``schema`` each answer is validated (one that does not match fails its row, uncached),
+    after up to ``retries`` re-asks."""
     cancel = cancel if cancel is not None else threading.Event()
     outcomes: list[RowOutcome | None] = [None] * len(jobs)
     settled: queue.SimpleQueue[tuple[int, RowOutcome]] = queue.SimpleQueue()
@@ -147,7 +151,8 @@ def run_jobs(engine: Engine, jobs: Sequence[Job], *, concurrency: int, cache: st
             outcome, spent = RowOutcome(job), 0.0
             try:
                 response = engine.run(job.spec, job.request, cache=cache, stream=stream,
-                                      cancel=cancel, provider=job.provider)
+                                      cancel=cancel, provider=job.provider, schema=schema,
+                                      retries=retries)
                 outcome = _finished(job, response)
                 spent = 0.0 if response.cached else outcome.cost_usd
             except ProviderError as exc:

@@ -248,19 +248,20 @@ def schema_rounds(ask: Callable[[Request], Iterator[Chunk]], request: Request, s
 
 def schema_columns(schema: Schema) -> list[str]:
     """The columns a value of ``schema`` fills in a table (``--over``): the object's
-    properties in order, or ``["items"]`` for a list."""
+    properties in order, or ``["items"]`` for a list (one column holding the list)."""
     if schema.wrapped:
         return [WRAP_KEY]
-    return list((schema.json_schema.get("properties") or {}).keys())
+    return [str(name) for name in schema.json_schema.get("properties") or {}]
 
 
 def value_row(schema: Schema, value: Any) -> dict[str, Any]:
-    """One table row from a validated value: each of :func:`schema_columns` (None where the
-    value has nothing, or when there is no value)."""
+    """One table row from a validated value: each of :func:`schema_columns` as plain JSON
+    data (a nested object a dict, a list of objects a list of dicts; None where the value has
+    nothing, or when there is no value)."""
     columns = schema_columns(schema)
-    if schema.wrapped:
-        return {WRAP_KEY: value}
     data = plain(value)
+    if schema.wrapped:
+        return {WRAP_KEY: data}
     if not isinstance(data, dict):
         return dict.fromkeys(columns)
     return {column: data.get(column) for column in columns}

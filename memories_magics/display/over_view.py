@@ -1,9 +1,11 @@
 """How a run over data shows: one line of counts, a grid's per-model summary, and the first
-and last rows (never hundreds of answers), as an HTML table with a plain-text fallback.
+and last rows (never hundreds of answers; with ``--schema`` their values' fields in place of
+the raw JSON), as an HTML table with a plain-text fallback.
 Every cell goes through :func:`~.render.table_bundle` (escaped, secrets masked)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,8 @@ SHOWN_AT_EACH_END = 5
 CELL_CHARS = 60
 #: Input columns shown (the rest are in the DataFrame).
 INPUT_COLUMNS_SHOWN = 3
+#: A ``--schema`` value's fields shown, in place of the raw text (the rest are in the frame).
+FIELDS_SHOWN = 5
 
 
 def headline(result: Any) -> str:
@@ -65,7 +69,8 @@ def _rows(result: Any) -> tuple[list[str], list[list[str]]]:
     frame = result.frame
     answer_start = list(frame.columns).index("text")
     inputs = [str(c) for c in frame.columns[:answer_start]][:INPUT_COLUMNS_SHOWN]
-    shown = inputs + (["model"] if len(result.labels) > 1 else []) + ["text", "status"]
+    answer = list(result.fields[:FIELDS_SHOWN]) if result.fields else ["text"]
+    shown = inputs + (["model"] if len(result.labels) > 1 else []) + answer + ["status"]
     if result.check is not None:
         shown.append("check")
     headers = ["index", *shown]
@@ -100,5 +105,7 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, (dict, list)):  # a --schema field holding an object or a list
+        value = json.dumps(value, ensure_ascii=False)
     text = " ".join(str(value).split())
     return text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 1] + "…"

@@ -177,7 +177,7 @@ class LLMMagics(Magics):
     def _over(self, args: Any, cell: str, specs: list[ModelSpec]) -> Any:
         """``--over VAR``: the cell is a template asked once per row (of every model)."""
         from ..over import rows_of
-        from .run_live import request_for
+        from .run_live import request_for, schema_of
         from .run_over import resolve_check, run_over
 
         for flag, name in (("--fallback", "fallback"), ("--tools", "tools"),
@@ -187,13 +187,15 @@ class LLMMagics(Magics):
 
         namespace = self.user_ns
         rows = rows_of(args.over, namespace)
+        schema = schema_of(vars(args), namespace)
         result = run_over(self.engine, [(spec, None) for spec in specs], cell.strip(), rows,
-                          namespace, lambda spec, prompt: request_for(self.engine, spec, prompt,
-                                                                      vars(args)),
+                          namespace, lambda spec, prompt: request_for(
+                              self.engine, spec, prompt, vars(args), schema=schema),
                           fmt=args.format, cache=args.cache, stream=not args.no_stream,
                           concurrency=args.concurrency, budget=args.budget,
                           dry_run=args.dry_run, check=resolve_check(args.check, namespace),
-                          check_name=args.check, aggregate=getattr(args, "aggregate", None))
+                          check_name=args.check, aggregate=getattr(args, "aggregate", None),
+                          schema=schema, retries=args.retries or 0)
         if result is not None and args.output:
             namespace[args.output] = result.frame
         return result

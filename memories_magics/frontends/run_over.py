@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..config import ModelSpec
     from ..engine import Engine
     from ..providers.base import Provider
+    from ..schema import Schema
     from ..types import Request
 
 #: Rows asked at once per provider when neither --concurrency nor global_settings says.
@@ -41,9 +42,15 @@ def run_over(engine: Engine, targets: Sequence[tuple[ModelSpec, Provider | None]
              cache: str | None = None, stream: bool = True, concurrency: int | None = None,
              budget: float | None = None, dry_run: bool = False,
              check: Callable[..., Any] | str | None = None, check_name: str | None = None,
-             progress: bool = True, aggregate: str | None = None) -> OverResult | None:
+             progress: bool = True, aggregate: str | None = None,
+             schema: Schema | None = None, retries: int = 0) -> OverResult | None:
     """Ask every row of ``rows`` of every target; None after a dry run (which prints).
-    With several targets, ``aggregate`` picks one answer per row (the ``chosen`` column)."""
+    With several targets, ``aggregate`` picks one answer per row (the ``chosen`` column).
+    With ``schema`` (which ``make_request`` puts in each request) every answer is validated
+    and its fields become columns."""
+    if schema is not None:
+        for spec, _ in targets:
+            engine.check_schema(spec)
     prompts = render(template, rows, namespace)
     planned = plan(engine, rows, prompts, targets, make_request, cache)
     if dry_run:
@@ -58,7 +65,7 @@ def run_over(engine: Engine, targets: Sequence[tuple[ModelSpec, Provider | None]
         bar = RowProgress(len(planned.jobs), ", ".join(planned.labels))
     try:
         outcomes = run_jobs(engine, planned.jobs, concurrency=width, cache=cache,
-                            stream=stream, budget=budget,
+                            stream=stream, budget=budget, schema=schema, retries=retries,
                             on_settle=None if bar is None else
                             lambda o: bar.settle(o.state, 0.0 if o.state != "done"
                                                  else o.cost_usd))
@@ -72,4 +79,4 @@ def run_over(engine: Engine, targets: Sequence[tuple[ModelSpec, Provider | None]
             if skipped and budget is not None else "")
     return build(planned, outcomes, fmt=fmt, check=check, check_name=check_name,
                  spent_usd=spent, interrupted=interrupted, note=note,
-                 aggregate_method=aggregate)
+                 aggregate_method=aggregate, schema=schema)
