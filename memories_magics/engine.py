@@ -35,12 +35,13 @@ from .errors import (
     UsageError,
 )
 from .events import Attempt, Event, close_source, drain
+from .images import Prompt
 from .options import request_params
 from .providers.call import provider_chunks, valid_text
 from .received import Interrupted, Received
 from .schema import Retry, Schema, make_schema, schema_rounds
 from .secrets import Secret
-from .types import Chunk, Message, Request, Response, ToolStep
+from .types import Attachment, Chunk, Message, Request, Response, ToolStep
 
 if TYPE_CHECKING:
     from .providers.base import Provider
@@ -154,14 +155,31 @@ class Engine:
                   for alias, spec in self.config.models.items()]
         return sorted(listed, key=lambda row: (not row[2], row[1].provider, row[0]))
 
-    def request(self, spec: ModelSpec, prompt: str | None = None, *,
+    def check_vision(self, spec: ModelSpec) -> None:
+        """A one-line :class:`UsageError` when ``spec`` can't see images."""
+        if not self.supports(spec, "vision"):
+            raise UsageError(f"{spec.label} can't see images (supports_vision is false for it "
+                             "in model_config.json); use a vision model such as gpt-4o-mini or "
+                             "claude-haiku")
+
+    def request(self, spec: ModelSpec, prompt: str | Prompt | None = None, *,
                 messages: Sequence[Message] | None = None,
                 tools: Sequence[dict[str, Any]] = (), logprobs: bool = False,
                 schema: Schema | None = None, **sampling: Any) -> Request:
         """A Request for ``spec`` from the sampling options of vocabulary.json (validated;
-        unset ones take the model's configured values), held to ``schema`` if given."""
+        unset ones take the model's configured values), held to ``schema`` if given. A
+        :class:`~memories_magics.images.Prompt` content (images in the prompt) becomes image
+        parts sized for ``spec``'s provider, which must see images."""
         if messages is None:
             messages = [{"role": "user", "content": prompt or ""}]
+        attachments: tuple[Attachment, ...] = ()
+        if any(isinstance(m.get("content"), Prompt) for m in messages):
+            from .images import place_images
+            from .providers import provider_class
+
+            self.check_vision(spec)
+            messages, attachments = place_images(
+                messages, provider_class(spec.provider).image_limits, spec.provider)
         # Notebook values may hold lone surrogates, which no key, wire or tokenizer encodes.
         messages = [{**m, "content": valid_text(m["content"])}
                     if isinstance(m.get("content"), str) else m for m in messages]
@@ -181,7 +199,7 @@ class Engine:
         return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),
                        tools=tuple(tools), **params,
                        logprobs=logprobs and self.supports(spec, "logprobs"),
-                       gguf_sha256=digest,
+                       gguf_sha256=digest, attachments=attachments,
                        schema=None if schema is None else schema.json_schema)
 
     def provider(self, name: str, api_key: str | Secret | None = None) -> Provider:

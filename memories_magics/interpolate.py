@@ -9,10 +9,17 @@ variable to a fixed number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from .errors import UsageError
+
+
+class Placed(NamedTuple):
+    """A ``{expr}`` whose value :func:`interpolate_values` kept as it is (an image)."""
+
+    expression: str
+    value: Any
 
 
 def interpolate(text: str, namespace: dict[str, Any],
@@ -24,7 +31,15 @@ def interpolate(text: str, namespace: dict[str, Any],
     >>> interpolate("Explain {topic} {{briefly}}", {"topic": "tides"})
     'Explain tides {briefly}'
     """
-    out: list[str] = []
+    return "".join(str(piece) for piece in interpolate_values(text, namespace, local, missing))
+
+
+def interpolate_values(text: str, namespace: dict[str, Any],
+                       local: Mapping[str, Any] | None = None, missing: str = "",
+                       keep: Callable[[Any], bool] | None = None) -> list[str | Placed]:
+    """:func:`interpolate`'s pieces in order: texts, and a :class:`Placed` for each value
+    that ``keep`` says stays a value (an image in the prompt)."""
+    out: list[str | Placed] = []
     i, n = 0, len(text)
     while i < n:
         char = text[i]
@@ -35,12 +50,12 @@ def interpolate(text: str, namespace: dict[str, Any],
             raise UsageError("unmatched '}' in the prompt; write }} for a literal brace")
         elif char == "{":
             end = _closing_brace(text, i)
-            out.append(_evaluate(text[i + 1:end], namespace, local, missing))
+            out.append(_evaluate(text[i + 1:end], namespace, local, missing, keep))
             i = end + 1
         else:
             out.append(char)
             i += 1
-    return "".join(out)
+    return out
 
 
 def _closing_brace(text: str, start: int) -> int:
@@ -53,11 +68,12 @@ def _closing_brace(text: str, start: int) -> int:
 
 
 def _evaluate(expression: str, namespace: dict[str, Any], local: Mapping[str, Any] | None,
-              missing: str) -> str:
+              missing: str, keep: Callable[[Any], bool] | None) -> str | Placed:
     if not expression.strip():
         raise UsageError("empty {} in the prompt; write {{}} for literal braces")
     try:
-        return str(eval(expression, namespace, local))  # noqa: S307 - the user's own namespace
+        value = eval(expression, namespace, local)  # noqa: S307 - the user's own namespace
+        return Placed(expression, value) if keep is not None and keep(value) else str(value)
     except NameError as exc:
         name = getattr(exc, "name", None) or str(exc)
         advice = missing or "define it in a cell above or write {{ }} for literal braces"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .config import ModelSpec
 from .errors import ContextFullError, UsageError
+from .images import Prompt
 from .tools import round_messages
 from .types import Message, Request, Response
 
@@ -65,7 +66,9 @@ class Reply:
 class Turn:
     """One prompt and its replies; ``cell``/``execution`` say which cell made it."""
 
-    prompt: str
+    #: The cell's prompt: a :class:`~memories_magics.images.Prompt` keeps its images, so
+    #: later turns send them again.
+    prompt: str | Prompt
     replies: tuple[Reply, ...]
     system: str | None = None
     cell: str | None = None

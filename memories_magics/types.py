@@ -6,6 +6,8 @@ iterator of :class:`Chunk` (``stream``); the engine caches and renders Responses
 
 from __future__ import annotations
 
+import base64
+import copy
 import dataclasses
 import hashlib
 import json
@@ -56,6 +58,43 @@ def finish_reason(raw: object) -> str | None:
     return _FINISH_SPELLINGS.get(str(getattr(raw, "value", raw)).lower(), "error")
 
 
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a provider takes per image: the longest side in pixels we send (larger images are
+    sized down), the largest PNG, and the most images in one request."""
+
+    max_side: int
+    max_bytes: int
+    max_images: int
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One image as sent: a PNG sized for its provider, named by ``sha256``, the digest of its
+    pixels (mode, size and raw bytes, so another zlib writing other PNG bytes keys the same).
+    A message's image part names it by that digest; the bytes never enter a key or a record.
+    ``name`` is what the cell called it (``fig``, ``{before}``), for display only."""
+
+    sha256: str
+    png: bytes = field(repr=False)
+    width: int
+    height: int
+    name: str = ""
+
+    def part(self) -> Message:
+        """The neutral message part that places this image (what the cache key hashes)."""
+        return {"type": "image", "sha256": self.sha256, "media_type": "image/png",
+                "width": self.width, "height": self.height}
+
+    def base64(self) -> str:
+        """The PNG in base64 (Anthropic's ``source.data``)."""
+        return base64.b64encode(self.png).decode("ascii")
+
+    def data_url(self) -> str:
+        """The PNG as a ``data:`` URL (OpenAI's, Mistral's and Cohere's ``image_url``)."""
+        return f"data:image/png;base64,{self.base64()}"
+
+
 #: Request fields left out of the key (and the record) while unset, so that keys recorded
 #: before they existed stay the same: a local model's file digest, ``--schema``.
 _LATER_FIELDS = ("gguf_sha256", "schema")
@@ -84,6 +123,9 @@ class Request:
     gguf_sha256: str | None = None
     #: The JSON schema the answer must match (``--schema``; see :mod:`memories_magics.schema`).
     schema: dict[str, Any] | None = None
+    #: The images the messages' image parts name, with their bytes; not part of the key, the
+    #: record, equality or repr (the parts carry each image's digest).
+    attachments: tuple[Attachment, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def from_prompt(cls, provider: str, model: str, prompt: str, **params: Any) -> Request:
@@ -95,7 +137,8 @@ class Request:
         """The request as canonical JSON (sorted keys, no whitespace)."""
         # The fields as they are (no deep copy: json.dumps writes tuples as lists, as
         # dataclasses.asdict's copies would be; the text, and so the key, is the same).
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name != "attachments"}
         for name in _LATER_FIELDS:  # unset: keys as before the field existed
             if fields[name] is None:
                 del fields[name]
@@ -104,7 +147,8 @@ class Request:
 
     def as_record(self) -> dict[str, Any]:
         """The request as a JSON-safe dict: what the cache key hashes and a record stores."""
-        data = dataclasses.asdict(self)
+        data = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name != "attachments"}
         for name in _LATER_FIELDS:
             if data[name] is None:
                 del data[name]
@@ -113,7 +157,7 @@ class Request:
     @classmethod
     def from_record(cls, data: Any) -> Request:
         """Inverse of :meth:`as_record`; a value of the wrong shape raises ``ValueError``."""
-        if not isinstance(data, dict) or set(data) - {f.name for f in dataclasses.fields(cls)}:
+        if not isinstance(data, dict) or set(data) - _RECORDED:
             raise ValueError("a recorded request must be an object of request fields")
         messages, tools = data.get("messages"), data.get("tools", [])
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages) \
@@ -138,12 +182,29 @@ class Request:
 
     @property
     def prompt(self) -> str:
-        """The text of the last user message (for display)."""
+        """The text of the last user message (for display; an image part adds nothing)."""
         for message in reversed(self.messages):
             content = message.get("content")
             if message.get("role") == "user" and isinstance(content, str):
                 return content
+            if message.get("role") == "user" and isinstance(content, list):
+                return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
         return ""
+
+    def attachment(self, sha256: str) -> Attachment:
+        """The bytes of the image part naming ``sha256``; a request rebuilt from a record has
+        none (a one-line :class:`UsageError`: re-run the cell that attaches it)."""
+        for image in self.attachments:
+            if image.sha256 == sha256:
+                return image
+        from .errors import UsageError
+
+        raise UsageError(f"the image {sha256[:12]}… of this request is not in memory (a record "
+                         "keeps only its digest); re-run the cell that attaches it")
+
+
+#: The fields a record holds (every field but the attachments' bytes).
+_RECORDED = frozenset(f.name for f in dataclasses.fields(Request)) - {"attachments"}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from ..options import OPTIONS, check_args, magic_argument, magic_options, magic_
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
     from ..config import ModelSpec
     from ..engine import Engine
+    from ..images import Prompt
     from ..threads import ThreadStore
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -136,10 +137,10 @@ class LLMMagics(Magics):
         args = parse(self.llm, line)
         if args.over:
             return self._over(args, cell, [self.engine.model(args.model_option or args.model)])
-        self._ask(args, self._prompt(cell, "%%llm"))
+        self._ask(args, self._prompt(cell, "%%llm", args.attach))
         return None
 
-    def _ask(self, args: Any, prompt: str) -> None:
+    def _ask(self, args: Any, prompt: str | Prompt) -> None:
         """Answer ``prompt`` as a ``%%llm`` cell with ``args`` does, in its thread."""
         from .run_live import run_llm
         from .thread_cells import CellTurn
@@ -169,7 +170,7 @@ class LLMMagics(Magics):
                              f"{one}")
         if args.over:
             return self._over(args, cell, [self.engine.model(m) for m in models])
-        prompt = self._prompt(cell, "%%compare")
+        prompt = self._prompt(cell, "%%compare", args.attach)
         self._shown(run_compare(self.engine, models, prompt,
                                 vars(args) | {"system": turn.system}, self.user_ns, turn=turn))
         return None
@@ -180,7 +181,7 @@ class LLMMagics(Magics):
         from .run_live import request_for, schema_of
         from .run_over import resolve_check, run_over
 
-        for flag, name in (("--fallback", "fallback"), ("--tools", "tools"),
+        for flag, name in (("--fallback", "fallback"), ("--tools", "tools"), ("--attach", "attach"),
                            ("-c", "continue_thread"), ("--thread", "thread")):
             if getattr(args, name, None):
                 raise UsageError(f"{flag} does not go with --over yet; ask the rows without it")
@@ -200,12 +201,14 @@ class LLMMagics(Magics):
             namespace[args.output] = result.frame
         return result
 
-    def _prompt(self, cell: str, magic: str) -> str:
+    def _prompt(self, cell: str, magic: str, attach: str | None) -> str | Prompt:
+        """The cell's prompt, interpolated, with the images ``--attach`` names and those its
+        ``{expr}`` places (a :class:`~memories_magics.images.Prompt` when there are any)."""
         if not cell.strip():
             raise UsageError(f"the cell is empty: write the prompt below the {magic} line")
-        from ..interpolate import interpolate
+        from ..images import prompt_with_images
 
-        return interpolate(cell.strip(), self.user_ns)
+        return prompt_with_images(cell.strip(), self.user_ns, attach)
 
     def _shown(self, result: Any) -> None:
         """``result`` is in the cell's output already (the live view became it), so the magic

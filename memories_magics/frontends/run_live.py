@@ -19,6 +19,7 @@ from ..config import ModelSpec
 from ..engine import Engine
 from ..errors import ContextFullError, UsageError
 from ..events import Attempt, interrupt
+from ..images import Prompt
 from ..options import REQUEST_OPTIONS
 from ..received import Interrupted
 from ..result import LLMResult
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .thread_cells import CellTurn
 
 
-def request_for(engine: Engine, spec: ModelSpec, prompt: str, values: Mapping[str, Any],
+def request_for(engine: Engine, spec: ModelSpec, prompt: str | Prompt, values: Mapping[str, Any],
                 tools: tuple[dict[str, Any], ...] = (), turn: CellTurn | None = None,
                 schema: Schema | None = None) -> Request:
     """The request a cell with option ``values`` sends to ``spec``: its request options,
@@ -64,7 +65,7 @@ def _format(values: Mapping[str, Any], schema: Schema | None) -> str:
     return "json" if schema is not None and fmt == "markdown" else fmt
 
 
-def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str, Any],
+def run_llm(engine: Engine, model: str | None, prompt: str | Prompt, values: Mapping[str, Any],
             user_ns: dict[str, Any], *, turn: CellTurn | None = None,
             cancel: threading.Event | None = None, **view_options: Any) -> LLMResult:
     """What ``%%llm`` does with its option ``values``: ``model`` (None: the default) and its
@@ -107,7 +108,7 @@ def run_llm(engine: Engine, model: str | None, prompt: str, values: Mapping[str,
     return result
 
 
-def run_compare(engine: Engine, models: list[str], prompt: str, values: Mapping[str, Any],
+def run_compare(engine: Engine, models: list[str], prompt: str | Prompt, values: Mapping[str, Any],
                 user_ns: dict[str, Any], *, turn: CellTurn | None = None,
                 cancel: threading.Event | None = None, **view_options: Any) -> Any:
     """What ``%%compare`` does with its option ``values``: every model at once in live
@@ -130,7 +131,7 @@ def run_compare(engine: Engine, models: list[str], prompt: str, values: Mapping[
             for outcome in done:
                 add_note(outcome.result, note)
 
-    result = compare_live(engine, specs, requests, prompt, fmt=_format(values, schema),
+    result = compare_live(engine, specs, requests, str(prompt), fmt=_format(values, schema),
                           cache=values.get("cache"), stream=not values.get("no_stream"),
                           aggregate=values["aggregate"], diff=values["diff"], cancel=cancel,
                           before_show=record, schema=schema,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import ModelSpec
 from ..errors import ContextFullError, UsageError
+from ..images import Prompt
 from ..threads import Plan, Reply, ThreadStore, Turn, check_context, context_error
 from ..types import Message, Request, Response
 
@@ -55,7 +56,7 @@ class CellTurn:
         turns = self.plan.thread.turns[:self.plan.at]
         return [r.model for r in turns[-1].replies] if self.continues and turns else []
 
-    def messages(self, spec: ModelSpec, prompt: str) -> list[Message]:
+    def messages(self, spec: ModelSpec, prompt: str | Prompt) -> list[Message]:
         """The earlier turns as ``spec`` sees them, then the prompt."""
         return [*self.plan.history(spec.label), {"role": "user", "content": prompt}]
 
@@ -73,7 +74,7 @@ class CellTurn:
         """A model's context error, said for this thread (the prompt alone is the cell's)."""
         return context_error(exc, spec, self.plan.name, self.fix) if self.plan.at else exc
 
-    def record(self, prompt: str, answers: Sequence[tuple[str, str, Response]]) -> str:
+    def record(self, prompt: str | Prompt, answers: Sequence[tuple[str, str, Response]]) -> str:
         """Add the turn (``(model asked, label that answered, response)`` for each answer
         that could be cached: a cut or failed answer is never history) and return the note
         the cell shows ("" when there is nothing to say)."""

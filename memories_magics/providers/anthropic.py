@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import UsageError
-from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
+from ..types import Chunk, ImageLimits, Request, Response, ToolCall, Usage, finish_reason
 from .base import Provider, stainless_kind
-from .chat_format import parse_arguments, served, served_name
+from .chat_format import parse_arguments, served, served_name, wire_content
 
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens
 
@@ -23,6 +23,9 @@ class AnthropicProvider(Provider):
     default_host = "api.anthropic.com"
     package_hint = "pip install anthropic"
     capabilities = frozenset({"streaming", "function_calling", "vision", "schema"})
+    #: Anthropic resizes images whose long edge is over 1,568 px (we send them so sized) and
+    #: takes at most 5 MB per image and 100 images per request through the API.
+    image_limits = ImageLimits(max_side=1568, max_bytes=5_000_000, max_images=100)
 
     def _make_client(self) -> Any:
         import anthropic
@@ -103,7 +106,8 @@ def _messages(request: Request) -> list[dict[str, Any]]:
             else:
                 out.append({"role": "user", "content": [block], "tool_results": True})
         else:
-            out.append(dict(message))
+            out.append({**message, "content": wire_content(message.get("content"), request,
+                                                           "anthropic")})
     for message in out:
         message.pop("tool_results", None)
     return out

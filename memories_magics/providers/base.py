@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..config import Config, ModelSpec
 from ..errors import MemoriesError, MissingKeyError, ProviderError
 from ..secrets import Secret, redact, remember_url
-from ..types import Chunk, Request, Response
+from ..types import Chunk, ImageLimits, Request, Response
 from . import watch
 
 
@@ -46,6 +46,9 @@ class Provider:
     #: What every model of this provider can do (see config.CAPABILITIES); model_config.json
     #: may override it per model with ``supports_<capability>``.
     capabilities: frozenset[str] = frozenset({"streaming"})
+    #: What one image may be when sent (with ``vision``): the longest side we size it down to,
+    #: the largest PNG, the most images per request. Each provider documents its own.
+    image_limits: ImageLimits = ImageLimits(max_side=2048, max_bytes=20_000_000, max_images=20)
     #: Whether ``timeout_s`` bounds each whole call (see :mod:`.watch`); False for providers
     #: that compute the answer here rather than wait for a server.
     bounded_by_timeout: bool = True

@@ -37,7 +37,31 @@ def chat_messages(request: Request, dialect: str = "openai") -> list[dict[str, A
                 result["name"] = message["name"]
             out.append(result)
         else:
-            out.append(dict(message))
+            out.append({**message, "content": wire_content(message.get("content"), request,
+                                                           dialect)})
+    return out
+
+
+def wire_content(content: Any, request: Request, dialect: str) -> Any:
+    """A message's content as ``dialect`` takes it: text as it is; neutral parts (see
+    :mod:`memories_magics.images`) as text parts and images, the PNG inlined: OpenAI's and
+    Cohere v2's ``image_url`` object with a data URL, Mistral's ``image_url`` string, Anthropic's
+    base64 ``image`` block."""
+    if not isinstance(content, list):
+        return content
+    out: list[dict[str, Any]] = []
+    for part in content:
+        if part.get("type") != "image":
+            out.append({"type": "text", "text": part.get("text", "")})
+            continue
+        image = request.attachment(part["sha256"])
+        if dialect == "anthropic":
+            out.append({"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                    "data": image.base64()}})
+        elif dialect == "mistral":
+            out.append({"type": "image_url", "image_url": image.data_url()})
+        else:
+            out.append({"type": "image_url", "image_url": {"url": image.data_url()}})
     return out
 
 

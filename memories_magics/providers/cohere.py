@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
+from ..types import Chunk, ImageLimits, Request, Response, ToolCall, Usage, finish_reason
 from .base import Provider
 from .chat_format import chat_params, parse_arguments
 
@@ -22,6 +22,9 @@ class CohereProvider(Provider):
     sdk = "cohere"
     package_hint = "pip install cohere"
     capabilities = frozenset({"streaming", "function_calling", "vision", "schema", "embeddings"})
+    #: Cohere's vision models (Command A Vision) take up to 20 images and 20 MB per request;
+    #: we send at most 2,048 px on the long side and 20 MB per image.
+    image_limits = ImageLimits(max_side=2048, max_bytes=20_000_000, max_images=20)
 
     def _make_client(self) -> Any:
         import cohere

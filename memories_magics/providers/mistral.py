@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import Chunk, Request, Response
+from ..types import Chunk, ImageLimits, Request, Response
 from .base import Provider
 from .chat_format import ChunkReader, chat_params, parse_completion
 
@@ -21,6 +21,9 @@ class MistralProvider(Provider):
     package_hint = "pip install mistralai"
     capabilities = frozenset({"streaming", "function_calling", "logprobs", "vision", "schema",
                               "embeddings"})
+    #: Mistral's vision models take images up to 10 MB and 8 per request; Pixtral's native
+    #: resolution is 1,024 × 1,024, so we send at most 1,024 px on the long side.
+    image_limits = ImageLimits(max_side=1024, max_bytes=10_000_000, max_images=8)
 
     def _make_client(self) -> Any:
         import httpx2  # mistralai's transport

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..types import Chunk, Request, Response
+from ..types import Chunk, ImageLimits, Request, Response
 from .base import Provider, stainless_kind
 from .chat_format import ChunkReader, chat_params, parse_completion
 
@@ -21,6 +21,9 @@ class OpenAIProvider(Provider):
     package_hint = "pip install openai"
     capabilities = frozenset({"streaming", "function_calling", "logprobs", "vision", "schema",
                               "embeddings"})
+    #: OpenAI scales an image to fit 2,048 × 2,048 (we send it so sized) and takes files up to
+    #: 20 MB, up to 500 images per request. DeepSeek speaks this format with these limits.
+    image_limits = ImageLimits(max_side=2048, max_bytes=20_000_000, max_images=500)
 
     def _make_client(self) -> Any:
         import openai

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 
-from . import anthropic_wire, cohere_wire, openai_wire
+from . import anthropic_wire, cohere_wire, image_parts, openai_wire
 from .reply import Exchange, Frame, Reply
 
 # Exact paths first; otherwise the longest suffix that matches, so a prefix such as
@@ -199,8 +199,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         reply = self.reply = fake._next_reply()
+        request_body = body if isinstance(body, dict) else {}
+        refused = image_parts.problem(wire.PROVIDER, request_body,
+                                      "mistral" in headers.get("user-agent", "").lower())
+        if refused:  # the API's 400 for a malformed image part
+            reply = self.reply = Reply(status=400, error_message=refused)
         recorded.reply = reply
-        x = Exchange(body=body if isinstance(body, dict) else {}, headers=headers, reply=reply,
+        x = Exchange(body=request_body, headers=headers, reply=reply,
                      model=reply.model_for(body), created=int(time.time()))
         if reply.delay:
             time.sleep(reply.delay)

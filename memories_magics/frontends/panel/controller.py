@@ -17,7 +17,7 @@ from typing import Any
 
 from ...engine import Engine
 from ...errors import MemoriesError, UsageError
-from ...interpolate import interpolate
+from ...images import Prompt, prompt_with_images
 from ...secrets import redact
 from ..run_live import run_compare, run_llm
 from .history import History
@@ -55,7 +55,8 @@ class Controller:
                 raise UsageError("choose a model in the picker first")
             if not settings.prompt.strip():
                 raise UsageError("the prompt is empty: write it in the box above")
-            prompt = interpolate(settings.prompt.strip(), self.engine.user_ns or {})
+            prompt = prompt_with_images(settings.prompt.strip(), self.engine.user_ns or {},
+                                        settings.options().get("attach"))
             labels = [self.engine.model(m).label for m in settings.models]
         except MemoriesError as exc:
             self.fail(str(exc))
@@ -110,7 +111,7 @@ class Controller:
                               + (" (partly from memory)" if missed else ""))
         return result
 
-    def _work(self, settings: Settings, prompt: str) -> None:
+    def _work(self, settings: Settings, prompt: str | Prompt) -> None:
         started = time.perf_counter()
         try:
             result = self._ask(settings, prompt)
@@ -121,11 +122,11 @@ class Controller:
             self.fail(redact(f"{type(exc).__name__}: {exc}"))
             return
         self.result = result
-        self.history.add(settings, prompt, result)
+        self.history.add(settings, str(prompt), result)
         self._copy.update(result)
         self._on_state(False, summary(result, time.perf_counter() - started))
 
-    def _ask(self, settings: Settings, prompt: str) -> Any:
+    def _ask(self, settings: Settings, prompt: str | Prompt) -> Any:
         """As the equivalent cell would, streaming into the panel's output."""
         user_ns = self.engine.user_ns if self.engine.user_ns is not None else {}
         values = settings.options()
