@@ -239,3 +239,42 @@ def test_attach_in_llm_and_compare_cells_of_a_real_kernel(fake: FakeLLMServer, t
                                             else "openai")] == [(40, 30)] for r in fake.requests)
     assert "smollm2 can't see images" in local.one_line_error()
     assert "name 'nothing_here' is not defined" in wrong.one_line_error()
+
+
+def test_thumbnails_of_what_was_sent_are_above_the_answer_and_inert(engine, fake) -> None:
+    import base64
+    import re
+    from html.parser import HTMLParser
+
+    from memories_magics.display.render import result_bundle
+    from memories_magics.result import LLMResult
+    from tests.fakes import Reply
+
+    class Images(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.images: list[dict[str, str | None]] = []
+            self.first: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            self.first = self.first or tag
+            if tag == "img":
+                self.images.append(dict(attrs))
+
+    fake.script(Reply(text='![x](https://evil.example/p.png) <img src=x onerror="alert(1)">'))
+    spec = engine.model("gpt-4o-mini")
+    prompt = prompt_with_images("Compare {a} with {b}.", {"a": square("red", 400),
+                                                         "b": square("blue", 20)})
+    request = engine.request(spec, prompt)
+    bundle = result_bundle(LLMResult(engine.run(spec, request), spec, request))
+    parser = Images()
+    parser.feed(bundle["text/html"])
+    assert parser.first == "div", "the thumbnails come first, above the answer"
+    assert [i["alt"] for i in parser.images] == ["{a}", "{b}"]
+    for attrs in parser.images:
+        assert set(attrs) == {"src", "alt", "title", "style"}, attrs
+        match = re.fullmatch(r"data:image/png;base64,([A-Za-z0-9+/=]+)", attrs["src"] or "")
+        assert match, attrs["src"]
+        assert max(Image.open(io.BytesIO(base64.b64decode(match.group(1)))).size) <= 96
+    assert "evil.example" not in "".join(str(i) for i in parser.images)
+    assert bundle["text/plain"].startswith("[sent 2 images: {a} (400×400), {b} (20×20)]")

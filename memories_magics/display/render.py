@@ -18,6 +18,7 @@ from typing import Any
 from ..code_blocks import extract_code
 from .footer import cut_item, footer_items
 from .safe import code_html, displayable, escape_html, markdown_html, sandboxed_html
+from .thumbnails import sent_line, thumbnails_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
 
@@ -107,6 +108,11 @@ def result_bundle(result: Any) -> dict[str, Any]:
         bundle["text/plain"] += f"\n\ntool calls:\n{steps}"
         if body is not None:
             body += f"<details><summary>tool calls</summary>{code_html(steps)}</details>"
+    sent = sent_line(result.request)
+    if sent:  # what the model was shown, above its answer
+        bundle["text/plain"] = f"[{sent}]\n\n{bundle['text/plain']}"
+        body = thumbnails_html(result.request) + (body if body is not None
+                                                  else f"<pre>{escape_html(text)}</pre>")
     if body is not None:
         bundle["text/html"] = body + _small(line)
     return bundle

@@ -1,0 +1,52 @@
+"""Small thumbnails of the images a request sent, shown above its answer.
+
+Each is an ``<img>`` of a ``data:`` URL built here from the request's own attachment bytes
+(never a URL from model text, which :mod:`.safe` renders as a link and never loads), so it
+fetches nothing and runs nothing. Pillow loads only when a request carried images.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+from .safe import displayable, escape_html
+
+#: The longest side of a thumbnail, in pixels.
+THUMBNAIL_SIDE = 96
+
+
+def thumbnail_url(png: bytes, side: int = THUMBNAIL_SIDE) -> str:
+    """A PNG thumbnail of ``png`` at most ``side`` pixels wide and high, as a data URL."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+        small = image.copy()
+    small.thumbnail((side, side))
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def sent_line(request: Any) -> str:
+    """``sent 2 images: fig (640×480), {after} (32×32)`` ("" when none was sent)."""
+    images = getattr(request, "attachments", ())
+    if not images:
+        return ""
+    names = ", ".join(f"{displayable(a.name or 'image')[0]} ({a.width}×{a.height})"
+                      for a in images)
+    return f"sent {len(images)} image{'s' if len(images) > 1 else ''}: {names}"
+
+
+def thumbnails_html(request: Any) -> str:
+    """The thumbnails of ``request``'s images in one row, each titled with its name and size
+    ("" when none was sent)."""
+    images = getattr(request, "attachments", ())
+    if not images:
+        return ""
+    tags = "".join(
+        f'<img src="{thumbnail_url(a.png)}" alt="{escape_html(displayable(a.name)[0])}" '
+        f'title="{escape_html(displayable(a.name)[0])} ({a.width}×{a.height})" '
+        'style="max-height:96px;margin-right:6px;border:1px solid #ccc">' for a in images)
+    return f'<div class="memories-magics-sent">{tags}</div>'
