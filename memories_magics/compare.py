@@ -123,10 +123,16 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
                on_done: Callable[[int, ModelOutcome], None] | None = None,
                fmt: str = "markdown",
                cancel: threading.Event | None = None, schema: Schema | None = None,
-               retries: int = 0) -> list[ModelOutcome]:
+               retries: int = 0,
+               explain: Callable[[ModelSpec, MemoriesError], MemoriesError] | None = None,
+               before: Callable[[ModelSpec, Request], None] | None = None
+               ) -> list[ModelOutcome]:
     """Run every request concurrently. Callbacks run on the calling thread, which is the one
     that may be interrupted: Ctrl-C stops all models and keeps what they had streamed.
-    Setting ``cancel`` (e.g. the panel's Stop button, from another thread) does the same."""
+    Setting ``cancel`` (e.g. the panel's Stop button, from another thread) does the same.
+    ``before(spec, request)`` runs in a model's column before it is asked (a one-line error
+    there is that column's); ``explain(spec, error)`` may reword a column's error (a thread's
+    context error names its fix)."""
     outcomes = [ModelOutcome(spec, request) for spec, request in zip(specs, requests, strict=True)]
     events: queue.Queue[tuple[str, int, Any]] = queue.Queue()
     cancel = cancel if cancel is not None else threading.Event()
@@ -134,14 +140,18 @@ def run_models(engine: Engine, specs: list[ModelSpec], requests: list[Request], 
     def work(index: int) -> None:
         outcome = outcomes[index]
         result, error = None, None
+        checked = False
         try:
+            if before is not None:
+                before(outcome.spec, outcome.request)
+            checked = True
             response = engine.run(outcome.spec, outcome.request, cache=cache, stream=stream,
                                   schema=schema, retries=retries,
                                   cancel=cancel,
                                   on_chunk=lambda c: events.put(("chunk", index, c.text)))
             result = LLMResult(response, outcome.spec, outcome.request, fmt, schema=schema)
         except MemoriesError as exc:
-            error = str(exc)
+            error = str(exc if explain is None or not checked else explain(outcome.spec, exc))
         except Exception as exc:  # noqa: BLE001 - shown in the model's column, never raised
             error = redact(f"{type(exc).__name__}: {exc}")
         finally:

@@ -330,3 +330,44 @@ def test_an_odd_parent_request_has_no_cell_id(parent: object) -> None:
     assert cell_id(SimpleNamespace()) is None  # plain IPython: no kernel
     assert cell_id(SimpleNamespace(kernel=SimpleNamespace(get_parent=lambda: {
         "metadata": {"cellId": "0f3c-cell"}}))) == "0f3c-cell"
+
+
+def test_compare_continued_past_a_context_says_the_fix_in_that_column(
+        provider_env: dict[str, str], fake: FakeLLMServer, tmp_path: Path) -> None:
+    """A hosted model whose thread no longer fits: its column has %%llm's one line, asked
+    nothing; the other model answers."""
+    config = tmp_path / "small.json"
+    config.write_text(json.dumps({"global_settings": {"max_retries": 0},
+                                  "models": {"tiny": {"name": "gpt-4o-mini", "provider": "openai",
+                                                      "config": {"max_length": 300}}}}))
+    with Kernel({**provider_env, "MEMORIES_MAGICS_CONFIG": str(config)}) as kernel:
+        kernel.run("%load_ext memories_magics")
+        first = kernel.run("%%compare tiny gpt-4o --max-tokens 50 --no-stream\n" + "word " * 150)
+        assert first.error is None
+        second = kernel.run("%%compare -c --max-tokens 50 --no-stream -o both\n" + "more " * 150)
+        assert second.error is None, second.error
+        errors = json.loads(kernel.run("import json; print(json.dumps(both.errors))").stdout)
+    line = errors["tiny"]
+    assert line.startswith("thread t1 no longer fits tiny's context (about ") and "\n" not in line
+    assert "%llm thread reset t1" in line and set(errors) == {"tiny"}
+    assert len(fake.requests) == 3  # tiny was not asked the second time
+
+
+def test_compare_continued_past_smollm2s_context_says_the_fix_per_column(tmp_path: Path) -> None:
+    """The local model's own context error, in each column of a %%compare -c: our one line
+    naming the fix, not llama.cpp's message."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"models": {"smollm2": {"config": {"max_length": 512}}}}))
+    env = {"MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache"),
+           "MEMORIES_MAGICS_CONFIG": str(config)}
+    with Kernel(env) as kernel:
+        kernel.run("%load_ext memories_magics")
+        prompt = "--max-tokens 4 --seed 1 --no-stream\n" + "tell me " * 150
+        assert kernel.run("%%compare smollm2 smollm2 " + prompt, timeout=600).error is None
+        run = kernel.run("%%compare -c -o both " + prompt, timeout=600)
+        assert run.error is None, run.error
+        errors = json.loads(kernel.run("import json; print(json.dumps(both.errors))").stdout)
+    assert len(errors) == 2
+    for line in errors.values():
+        assert line.startswith("thread t1 no longer fits smollm2's context (") and "\n" not in line
+        assert "smollm2 holds 512" in line and "%llm thread reset t1" in line

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ModelSpec
 from ..engine import Engine
-from ..errors import ContextFullError, UsageError
+from ..errors import ContextFullError, MemoriesError, UsageError
 from ..events import Attempt, interrupt
 from ..images import Prompt
 from ..options import REQUEST_OPTIONS
@@ -120,9 +120,11 @@ def run_compare(engine: Engine, models: list[str], prompt: str | Prompt, values:
     schema = schema_of(values, user_ns)
     requests = [request_for(engine, spec, prompt, values, turn=turn, schema=schema)
                 for spec in specs]
-    if turn is not None:
-        for spec, request in zip(specs, requests, strict=True):
-            turn.check(spec, request)
+
+    def explain(spec: ModelSpec, exc: MemoriesError) -> MemoriesError:
+        # The same one line as %%llm's, in the model's column.
+        return turn.too_long(exc, spec) if turn is not None and \
+            isinstance(exc, ContextFullError) else exc
 
     def record(result: Any) -> None:
         if turn is not None:
@@ -135,7 +137,8 @@ def run_compare(engine: Engine, models: list[str], prompt: str | Prompt, values:
                           cache=values.get("cache"), stream=not values.get("no_stream"),
                           aggregate=values["aggregate"], diff=values["diff"], cancel=cancel,
                           before_show=record, schema=schema,
-                          retries=values.get("retries") or 0, **view_options)
+                          retries=values.get("retries") or 0, explain=explain,
+                          before=None if turn is None else turn.check, **view_options)
     if values.get("output"):
         user_ns[values["output"]] = result
     return result
@@ -214,16 +217,20 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
                  *, fmt: str, cache: str | None, stream: bool, aggregate: str, diff: str,
                  cancel: threading.Event | None = None,
                  before_show: Callable[[Any], None] | None = None,
-                 schema: Schema | None = None, retries: int = 0, **view_options: Any) -> Any:
+                 schema: Schema | None = None, retries: int = 0,
+                 explain: Callable[[ModelSpec, MemoriesError], MemoriesError] | None = None,
+                 before: Callable[[ModelSpec, Request], None] | None = None,
+                 **view_options: Any) -> Any:
     """Run ``specs`` concurrently into live columns, then aggregate and diff them; the
-    columns become the comparison (``before_show`` may add to it first)."""
+    columns become the comparison (``before_show`` may add to it first; ``explain`` and
+    ``before`` as in :func:`~memories_magics.compare.run_models`)."""
     from ..compare import run_models, summarise
     from ..display.stream import ColumnsView
 
     view = ColumnsView([s.label for s in specs], **view_options)
     outcomes = run_models(
         engine, specs, requests, cache=cache, stream=stream, fmt=fmt, on_chunk=view.feed,
-        cancel=cancel, schema=schema, retries=retries,
+        cancel=cancel, schema=schema, retries=retries, explain=explain, before=before,
         on_done=lambda i, o: view.settle(i, *(("done", o.result.text) if o.result
                                               else (o.error or "failed", ""))))
     result = summarise(prompt, outcomes, aggregate, diff, schema)
