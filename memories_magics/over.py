@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 MAX_ROWS = 100_000
 #: Characters per token when estimating a prompt's tokens before it is sent.
 CHARS_PER_TOKEN = 4
-#: Rendered prompts shown by ``--dry-run``.
+#: Rendered prompts shown by ``--dry-run``, and the characters shown of each.
 DRY_RUN_SHOWN = 3
+DRY_RUN_CHARS = 1_000
 
 
 @dataclass(frozen=True)
@@ -214,9 +215,17 @@ def check_budget(plan_: Plan, budget: float | None) -> None:
                          "--max-tokens, or run a slice of the rows")
 
 
+def _shortened(prompt: str) -> str:
+    """``prompt`` as ``--dry-run`` shows it: its first :data:`DRY_RUN_CHARS` characters and a
+    count of the rest (a row holding a whole paper would fill the cell)."""
+    if len(prompt) <= DRY_RUN_CHARS:
+        return prompt
+    return f"{prompt[:DRY_RUN_CHARS]}… ({len(prompt) - DRY_RUN_CHARS:,} more characters)"
+
+
 def dry_run_text(plan_: Plan) -> str:
     """What ``--dry-run`` prints: the first prompts, then the plan's one-line summary."""
-    shown = [f"--- row {plan_.rows.frame.index[i]!r}:\n{prompt}"
+    shown = [f"--- row {plan_.rows.frame.index[i]!r}:\n{_shortened(prompt)}"
              for i, prompt in enumerate(plan_.prompts[:DRY_RUN_SHOWN])]
     more = len(plan_.prompts) - DRY_RUN_SHOWN
     if more > 0:

@@ -130,6 +130,49 @@ def mask_known(text: str) -> str:
     return text if pattern is None else pattern.sub(MASK, text)
 
 
+class StreamMask:
+    """Masks known secrets in a stream of text pieces, a secret split across pieces included:
+    the tail of what has arrived that could be the start of a secret is held back until the
+    next piece shows whether it is (:meth:`feed`), and given back by :meth:`flush`.
+
+    Hand-written because no kept library masks a fixed set of strings in a stream; with no
+    secret known (the keyless local model) it passes pieces through untouched."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        """The text of ``piece`` that can be shown now, its secrets masked."""
+        pattern = _known_pattern()
+        if pattern is None:
+            return self._held + piece if self._held else piece
+        text = pattern.sub(MASK, self._held + piece)
+        keep = _secret_start(text)
+        self._held = text[len(text) - keep:] if keep else ""
+        return text[:len(text) - keep]
+
+    def flush(self) -> str:
+        """What is still held back; a held tail long enough to be part of a key shows as
+        ``***`` (the stream ended inside what looks like a secret)."""
+        held, self._held = self._held, ""
+        return MASK if len(held) >= MIN_SECRET_LENGTH else held
+
+
+def _secret_start(text: str) -> int:
+    """The length of the longest end of ``text`` that is a proper beginning of a known secret."""
+    with _lock:
+        known = tuple(_known)
+    longest = 0
+    last = text[-1:] or "\0"
+    for secret in known:
+        end = secret.find(last, 0, len(secret) - 1)
+        while end != -1:
+            if longest < end + 1 <= len(text) and text.endswith(secret[:end + 1]):
+                longest = end + 1
+            end = secret.find(last, end + 1, len(secret) - 1)
+    return longest
+
+
 def redact(text: str) -> str:
     """``text`` with every known secret and any URL or header credentials replaced by ``***``
     (for messages and logs)."""

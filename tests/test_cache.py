@@ -485,6 +485,8 @@ def test_prune_export_and_import_in_a_kernel(tmp_path: Path, fake: FakeLLMServer
         kernel.run(f"%llm cache dir {tmp_path / 'b'}")
         imported = kernel.run(f"%llm cache import {exported}")
         junk = kernel.run(f"%llm cache import {tmp_path / 'c.json'}")
+        (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" * 3000)
+        long_junk = kernel.run(f"%llm cache import {tmp_path / 'passwd'}")
     assert early.error["traceback"][0].startswith("UsageError: no cell has asked a model")
     assert asked.stdout.startswith("1 records in ") and "%llm cache prune --yes drops them" \
         in asked.stdout and "'recorded'" in asked.stdout
@@ -497,6 +499,9 @@ def test_prune_export_and_import_in_a_kernel(tmp_path: Path, fake: FakeLLMServer
     assert ResponseCache(tmp_path / "b").get(_request("kept"), strict=True).text == "recorded"
     assert junk.stdout.startswith("Imported 0 records")
     assert "not imported: c.json line 1: not a record" in junk.stdout
+    lines = long_junk.stdout.splitlines()
+    assert len(lines) == 7 and lines[0].startswith("Imported 0 records"), long_junk.stdout
+    assert lines[-1].startswith("… and 2,995 more lines not imported")
 
 
 def test_an_import_refuses_tampered_records(tmp_path: Path) -> None:

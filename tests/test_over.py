@@ -191,12 +191,15 @@ def test_budget_refuses_and_stops_and_dry_run_asks_nothing(env, rows_server) -> 
     with Kernel(env) as kernel:
         assert kernel.run(SETUP).error is None
         dry = kernel.run("%%llm gpt-4o-mini --over cities --dry-run\nCity {city}")
+        kernel.run("papers = ['x' * 50_000]")
+        paper = kernel.run("%%llm gpt-4o-mini --over papers --dry-run\nSum up {item}")
         refused = kernel.run("%%llm gpt-4o-mini --over cities --budget 0.0001\nCity {city}")
         assert rows_server.requests == []
         stopped = kernel.run("%%llm gpt-4o-mini --over cities --budget 0.05 --concurrency 1 "
                              "-o out\nCity {city}")
         records = frame(kernel)
     assert "--- row 'c0':\nCity Paris" in dry.stdout and "… and 9 more" in dry.stdout
+    assert len(paper.stdout) < 1_500 and "… (49,007 more characters)" in paper.stdout
     assert ("Dry run, nothing asked: 12 rows from cities: 12 answers, 0 cached, 12 to ask, "
             "estimated cost $0.0018") in dry.stdout
     assert "passes --budget 0.0001" in refused.one_line_error()

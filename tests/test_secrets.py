@@ -17,7 +17,7 @@ from memories_magics.display.render import result_bundle
 from memories_magics.engine import Engine
 from memories_magics.errors import ProviderError
 from memories_magics.result import LLMResult
-from memories_magics.secrets import mask_known, redact, remember, remember_url
+from memories_magics.secrets import StreamMask, mask_known, redact, remember, remember_url
 from tests.conftest import PROVIDERS, planted_key, provider_environment, write_test_config
 from tests.fakes import DEFAULT_TEXT, FakeLLMServer
 from tests.fakes.echo import EchoServer
@@ -183,3 +183,25 @@ def test_verbose_tracebacks_show_no_key(tmp_path: Path, fake: FakeLLMServer) -> 
         at = saved.find(secret)
         assert at < 0, saved[max(0, at - 300):at + 100]
         assert secret.encode() not in stored
+
+
+@pytest.mark.parametrize("cuts", [(3,), (1, 9), (5, 6, 7, 8), tuple(range(1, 40))])
+def test_a_key_split_across_streamed_chunks_never_shows(cuts: tuple[int, ...]) -> None:
+    """A server echoing the key token by token: no prefix of what the live view has shown
+    holds the key, and the text around it arrives whole."""
+    remember("sk-split-ABCDEFGHIJ0123")
+    text = "echo: sk-split-ABCDEFGHIJ0123 and s, sk, sk-s (not keys) end"
+    mask, shown = StreamMask(), ""
+    for start, end in zip((0, *cuts), (*cuts, len(text)), strict=True):
+        shown += mask.feed(text[start:end])
+        assert "ABCDEFGHIJ0123" not in shown and "sk-split-ABCD" not in shown
+    shown += mask.flush()
+    assert shown == "echo: *** and s, sk, sk-s (not keys) end"
+
+
+def test_a_stream_that_ends_inside_a_key_shows_no_part_of_it() -> None:
+    remember("sk-ending-KLMNOPQRST99")
+    mask = StreamMask()
+    assert mask.feed("the key is sk-ending-KLM") == "the key is "
+    assert mask.flush() == "***"
+    assert mask.feed("ends with s") == "ends with " and mask.flush() == "s"

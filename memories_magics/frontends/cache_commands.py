@@ -43,8 +43,7 @@ def cache_command(engine: Engine, rest: list[str]) -> None:
         else:
             added, refused = cache.import_records(path)
             print(f"Imported {added} records from {shown_path(path)} into "
-                  f"{shown_path(cache.directory)}" + "".join(f"\nnot imported: {why}"
-                                                         for why in refused))
+                  f"{shown_path(cache.directory)}" + _refusals(refused))
     elif action == "clear":
         removed = engine.cache().clear()
         shown = shown_path(engine.cache().directory)
@@ -60,6 +59,20 @@ def cache_command(engine: Engine, rest: list[str]) -> None:
         raise UsageError("usage: %llm cache info | clear | dir PATH | verify [--sample N] "
                          "| prune [--yes] | export PATH | import PATH | mode ["
                          + "|".join(CACHE_MODES) + "]")
+
+#: How many reasons ``%llm cache import`` lists before it only counts the rest.
+SHOWN_REFUSALS = 5
+
+
+def _refusals(refused: list[str]) -> str:
+    """Why records were not imported: the first few reasons, then a count of the rest (a
+    file that is not a record at all would otherwise print a line per line)."""
+    shown = "".join(f"\nnot imported: {why}" for why in refused[:SHOWN_REFUSALS])
+    if len(refused) > SHOWN_REFUSALS:
+        shown += (f"\n… and {len(refused) - SHOWN_REFUSALS:,} more lines not imported "
+                  "(is it a records.jsonl or a %llm cache export?)")
+    return shown
+
 
 def _prune(engine: Engine, confirmed: bool) -> None:
     """Drop the records no cell of this kernel asked for (``--yes``), or list them."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 from ..errors import ProviderError
-from ..secrets import mask_known
+from ..secrets import StreamMask
 from ..types import Chunk, Request
 from .base import Provider
 from .watch import CallWatch, DeadlinePassed
@@ -17,8 +17,9 @@ from .watch import CallWatch, DeadlinePassed
 def provider_chunks(provider: Provider, request: Request, stream: bool) -> Iterator[Chunk]:
     """The provider's answer as chunks: its stream, or one blocking call as a single chunk;
     a :class:`ProviderError` of kind ``timeout`` once ``timeout_s`` has passed."""
+    mask = StreamMask()
     if not provider.bounded_by_timeout:
-        yield from (clean(chunk) for chunk in _chunks(provider, request, stream))
+        yield from _shown(_chunks(provider, request, stream), mask)
         return
     watch = CallWatch(float(provider.setting("timeout_s", 60)))
     source = _chunks(provider, request, stream)
@@ -30,7 +31,9 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
                 break
             if watch.expired:  # tokens trickling forever, from any kind of provider
                 raise provider.failure("timeout")
-            yield clean(chunk)
+            yield _clean(chunk, mask)
+        if tail := mask.flush():
+            yield Chunk(text=tail)
         if watch.html_status is not None:
             raise _html(provider, watch.html_status)
     except DeadlinePassed:
@@ -71,8 +74,17 @@ def valid_text(text: str) -> str:
     return text
 
 
-def clean(chunk: Chunk) -> Chunk:
-    """``chunk`` with its text valid Unicode and any known secret masked."""
-    if chunk.text:
-        chunk.text = mask_known(valid_text(chunk.text))
+def _shown(chunks: Iterator[Chunk], mask: StreamMask) -> Iterator[Chunk]:
+    yield from (_clean(chunk, mask) for chunk in chunks)
+    if tail := mask.flush():
+        yield Chunk(text=tail)
+
+
+def _clean(chunk: Chunk, mask: StreamMask) -> Chunk:
+    """``chunk`` with its text valid Unicode and known secrets masked, a secret split across
+    chunks included (a chunk that ends the answer gives back what was held)."""
+    if chunk.text or chunk.finish_reason:
+        chunk.text = mask.feed(valid_text(chunk.text))
+        if chunk.finish_reason:
+            chunk.text += mask.flush()
     return chunk
