@@ -88,6 +88,7 @@ def test_fields_become_columns_and_an_invalid_row_fails_uncached(env, rows_serve
     assert "value_text" not in error and "\n" not in error and "not cached" in error
     shown = run.result["text/plain"]
     assert "3 done · 0 cached · 1 failed" in shown
+    assert "nan" not in shown, "a row without an error shows no error (pandas' NaN)"
     header = shown.splitlines()[2]
     assert "sentiment" in header and "stars" in header and " text " not in f"{header} ", \
         "the compact table shows the fields, not the raw JSON"

@@ -90,9 +90,9 @@ def _rows(result: Any) -> tuple[list[str], list[list[str]]]:
         cells = [_cell(frame.index[position])]
         for column in shown:
             value = record[column]
-            if column == "status" and record["error"]:
+            if column == "status" and _cell(record["error"]):  # None or NaN: no error
                 value = f"{value}: {record['error']}"
-            if column == "check" and value is None and record.get("check_error"):
+            if column == "check" and _cell(value) == "" and _cell(record.get("check_error")):
                 value = f"error: {record['check_error']}"
             cells.append(_cell(value))
         rows.append(cells)
