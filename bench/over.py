@@ -4,7 +4,8 @@ same runner as ``%%llm --over``) against the fake server with a fixed latency pe
 - 100 rows at ``--concurrency 8`` vs the same rows at ``--concurrency 1`` (ratio; the ideal is 8);
 - 100 rows at concurrency 8 vs a plain Python loop of openai SDK calls (what a user writes);
 - 200 rows at 300 ms and concurrency 16 vs the ideal 200 × 0.3 / 16 s (goal ≤ 1.3×);
-- a fully cached re-run of 10,000 rows (goal < 1 s).
+- a fully cached re-run of 10,000 rows (goal < 1 s);
+- peak memory (tracemalloc) per row of 10,000 new rows vs 1,000 (flat: goal ≤ 1.1×).
 
 The server runs in its own process (``bench/fakeserver.py``) and sleeps ``delay`` seconds
 before each answer, so each figure is latency-bound as a real provider's would be.
@@ -15,7 +16,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 from bench.fakeserver import fake_server, provider_env
 from bench.measure import Figure, Stats, emit, scaled, summarize
@@ -26,6 +29,7 @@ BIG_LATENCY_S = 0.3
 BIG_ROWS = 200
 BIG_CONCURRENCY = 16
 CACHED_ROWS = 10_000
+MEMORY_ROWS = (1_000, 10_000)
 RUNS = scaled(5)
 
 
@@ -111,6 +115,32 @@ def _cached(directory: str) -> Figure:
                   note="every row read from the cache; no request")
 
 
+def _peak_per_row(model: Any, rows: int) -> float:
+    """tracemalloc's peak during a run of ``rows`` new rows (every one asked, streamed and
+    recorded), in KB per row."""
+    items = [f"memory question {rows} {i}" for i in range(rows)]
+    tracemalloc.start()
+    try:
+        model.map("Answer {item}", items, concurrency=16, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak / rows / 1e3
+
+
+def _memory(directory: str) -> Figure:
+    """Memory flat in the row count: the peak per row at 10,000 rows vs at 1,000 (a run
+    that kept every stream's chunks, or anything per row beyond its answer, would grow)."""
+    model = _model("use", directory)
+    small = [_peak_per_row(model, MEMORY_ROWS[0]) for _ in range(2)]
+    large = [_peak_per_row(model, MEMORY_ROWS[1])]
+    ours, base = summarize(large, "KB/row"), summarize(small, "KB/row")
+    return Figure("over", f"peak memory per row, {MEMORY_ROWS[1]:,} new rows (tracemalloc)",
+                  ours, f"{MEMORY_ROWS[0]:,} new rows", base, ours.median / base.median,
+                  "× per row", goal="≤ 1.1× (flat)", met=ours.median <= 1.1 * base.median,
+                  note="the result (a DataFrame of every answer) is part of the peak")
+
+
 def main() -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         with fake_server(delay=LATENCY_S) as url:
@@ -122,6 +152,7 @@ def main() -> list[Figure]:
         with fake_server() as url:
             os.environ.update(provider_env(url))
             figures.append(_cached(os.path.join(tmp, "c")))
+            figures.append(_memory(os.path.join(tmp, "d")))
     return figures
 
 

@@ -148,6 +148,8 @@ class ResponseCache:
         self._timer: threading.Timer | None = None
         #: The keys this process asked for or recorded (what ``prune`` keeps).
         self.asked: set[str] = set()
+        #: Per key, the record whose request was found to match it (re-checked if reloaded).
+        self._verified: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------------------
@@ -183,15 +185,18 @@ class ResponseCache:
         unreadable, of the wrong shape or whose request doesn't match its key (tampered) is
         a miss with a warning, or with ``strict`` (replay mode) a one-line CacheError; so is a
         miss while some line of the record could not be read."""
-        self.asked.add(request.cache_key())
-        record = self._find(request.cache_key())
+        key = request.cache_key()
+        self.asked.add(key)
+        record = self._find(key)
         if record is None:
             if strict:
                 self._explain_miss()
             return None
         try:
-            if _canonical(record["request"]) != request.canonical():
-                raise ValueError("its request does not match its key (edited by hand?)")
+            if self._verified.get(key) is not record:  # checked once per record (reloads too)
+                if _canonical(record["request"]) != request.canonical():
+                    raise ValueError("its request does not match its key (edited by hand?)")
+                self._verified[key] = record
             response = Response.from_dict({**{k: record[k] for k in ANSWER_FIELDS if k in record},
                                            "model": request.model, "provider": request.provider})
         except (ValueError, TypeError, RecursionError) as exc:
