@@ -237,6 +237,10 @@ def test_attach_in_llm_and_compare_cells_of_a_real_kernel(fake: FakeLLMServer, t
     assert sorted(r.path for r in fake.requests) == ["/v1/chat/completions"] * 2 + ["/v1/messages"]
     assert all([i.size for i in sent_images(r.body, "anthropic" if r.path == "/v1/messages"
                                             else "openai")] == [(40, 30)] for r in fake.requests)
+    for run in (llm, both):
+        assert run.result["text/html"].startswith('<div class="memories-magics-sent"><img src='
+                                                  '"data:image/png;base64,')
+        assert run.result["text/plain"].startswith("[sent 1 image: fig (40×30)]")
     assert "smollm2 can't see images" in local.one_line_error()
     assert "name 'nothing_here' is not defined" in wrong.one_line_error()
 

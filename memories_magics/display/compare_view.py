@@ -11,6 +11,7 @@ from ..diff import diff_ops
 from ..vocabulary import COMPARE_MIME
 from .render import result_json
 from .safe import displayable, escape_html
+from .thumbnails import sent_line, thumbnails_html
 
 if TYPE_CHECKING:
     from ..compare import CompareResult
@@ -152,6 +153,10 @@ def compare_bundle(result: Any) -> dict[str, Any]:
         table = fields_table(result)
         html.insert(0, table["text/html"])
         plain.insert(0, table["text/plain"])
+    sent = next((o.request for o in result.outcomes if o.request.attachments), None)
+    if sent is not None:  # every model was sent the same images: shown once, above
+        html.insert(0, thumbnails_html(sent))
+        plain.insert(0, f"[{sent_line(sent)}]")
     line = result.aggregate_line
     if line:
         html.append(f"<p><b>Aggregate</b> {escape_html(line)}</p>")
