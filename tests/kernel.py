@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -87,6 +88,13 @@ class Kernel:
     def __exit__(self, *exc: object) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+    def frame(self, var: str = "out") -> list[dict[str, Any]]:
+        """The DataFrame ``var`` in the kernel as records, its index under "index"."""
+        run = self.run(f"print({var}.reset_index().to_json(orient='records'))")
+        assert run.error is None, run.error
+        records: list[dict[str, Any]] = json.loads(run.stdout)
+        return records
 
     def run(self, code: str, timeout: float = 120, interrupt_after: float | None = None,
             cell_id: str | None = None) -> CellRun:

@@ -38,20 +38,13 @@ def env(rows_server: RowServer, tmp_path: Path) -> dict[str, str]:
                                 tmp_path / "cache")
 
 
-def frame(kernel: Kernel, var: str = "out") -> list[dict[str, object]]:
-    """``var`` (a DataFrame in the kernel) as records, its index under "index"."""
-    run = kernel.run(f"print({var}.reset_index().to_json(orient='records'))")
-    assert run.error is None, run.error
-    return json.loads(run.stdout)
-
-
 def test_dataframe_rows_concurrent_in_order_and_rerun_asks_nothing(env, rows_server) -> None:
     cell = ("%%llm gpt-4o-mini --over cities --concurrency 4 -o out\n"
             "About {city} (rank {rank}, row {index}) for {audience}")
     with Kernel(env) as kernel:
         assert kernel.run(SETUP + "audience = 'kids'").error is None
         run = kernel.run(cell)
-        records = frame(kernel)
+        records = kernel.frame()
         asked = len(rows_server.requests)
         again = kernel.run(cell)
         columns = kernel.run("print(list(out.columns))").stdout
@@ -96,7 +89,7 @@ def test_failing_row_keeps_its_error_and_429s_back_off(env, rows_server) -> None
     with Kernel(env) as kernel:
         assert kernel.run(SETUP).error is None
         run = kernel.run("%%llm claude-haiku --over cities -o out\nCity {city}")
-        records = frame(kernel)
+        records = kernel.frame()
     assert run.error is None, run.error
     by_city = {r["city"]: r for r in records}
     assert by_city["Lima"]["status"] == "failed"
@@ -137,12 +130,12 @@ def test_ctrl_c_stops_promptly_keeps_finished_rows_and_rerun_asks_only_the_rest(
         threading.Thread(target=interrupt_when_only_the_hung_row_is_left, daemon=True).start()
         run = kernel.run(cell)
         stopped_after = time.monotonic() - interrupted_at[0]
-        records = frame(kernel)
+        records = kernel.frame()
         first = rows_server.prompts()
         rows_server.reset()
         hung["on"] = False
         again = kernel.run(cell)
-        resumed = frame(kernel)
+        resumed = kernel.frame()
         alive = kernel.run("print(1 + 1)")
     assert stopped_after < 5, f"Ctrl-C stopped the run promptly ({stopped_after:.1f} s)"
     assert run.error is None, "an interrupted run shows what it had"
@@ -170,10 +163,10 @@ not_a_function = 3
         assert kernel.run(setup).error is None
         run = kernel.run("%%compare gpt-4o-mini claude-haiku --over questions --check says_yes"
                          " -o grid\nIs {city} in Europe?")
-        records = frame(kernel, "grid")
+        records = kernel.frame("grid")
         bad = kernel.run("%%compare gpt-4o-mini claude-haiku --over questions --check "
                          "not_a_function -o grid2\nIs {city} in Europe?")
-        bad_records = frame(kernel, "grid2")
+        bad_records = kernel.frame("grid2")
     assert run.error is None and bad.error is None
     assert [(r["city"], r["model"]) for r in records] == [
         (c, m) for c in ["Paris", "Rome", "Oslo", "Lima"] for m in ["gpt-4o-mini", "claude-haiku"]]
@@ -197,7 +190,7 @@ def test_budget_refuses_and_stops_and_dry_run_asks_nothing(env, rows_server) -> 
         assert rows_server.requests == []
         stopped = kernel.run("%%llm gpt-4o-mini --over cities --budget 0.05 --concurrency 1 "
                              "-o out\nCity {city}")
-        records = frame(kernel)
+        records = kernel.frame()
     assert "--- row 'c0':\nCity Paris" in dry.stdout and "… and 9 more" in dry.stdout
     assert len(paper.stdout) < 1_500 and "… (49,007 more characters)" in paper.stdout
     assert ("Dry run, nothing asked: 12 rows from cities: 12 answers, 0 cached, 12 to ask, "

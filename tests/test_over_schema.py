@@ -55,21 +55,15 @@ def env(rows_server: RowServer, tmp_path: Path) -> dict[str, str]:
                                 tmp_path / "cache")
 
 
-def records(kernel: Kernel, var: str = "out") -> list[dict[str, object]]:
-    run = kernel.run(f"print({var}.reset_index().to_json(orient='records'))")
-    assert run.error is None, run.error
-    return json.loads(run.stdout)
-
-
 def test_fields_become_columns_and_an_invalid_row_fails_uncached(env, rows_server) -> None:
     with Kernel(env) as kernel:
         assert kernel.run(SETUP).error is None
         run = kernel.run(CELL)
-        first = records(kernel)
+        first = kernel.frame()
         columns = kernel.run("print(list(out.columns))").stdout
         asked = len(rows_server.requests)
         again = kernel.run(CELL)
-        second = records(kernel)
+        second = kernel.frame()
     assert run.error is None, run.error
     assert json.loads(columns.replace("'", '"')) == [
         "review", "input_sentiment", "text", "model", "status", "cached", "error",
@@ -140,7 +134,7 @@ def test_grid_with_schema_aggregates_values_and_retries_reask(env, rows_server) 
         assert kernel.run(SETUP + "names = ['a', 'b']").error is None
         run = kernel.run("%%compare gpt-4o-mini claude-haiku --over names --schema Item "
                          "--retries 1 -o grid\nItem {item}")
-        grid = records(kernel, "grid")
+        grid = kernel.frame("grid")
     assert run.error is None, run.error
     assert [(r["item"], r["model"], r["name"], r["qty"], r["status"]) for r in grid] == [
         ("a", "gpt-4o-mini", "a", 3, "done"), ("a", "claude-haiku", "a", 3, "done"),
@@ -215,7 +209,7 @@ class Mood(BaseModel):
         assert kernel.run(setup).error is None
         run = kernel.run("%%llm smollm2 --over texts --schema Mood --seed 1 -t 0.2 "
                          "--max-tokens 40 -o moods\nIs this text happy or sad? {item}")
-        rows = records(kernel, "moods")
+        rows = kernel.frame("moods")
     assert run.error is None, run.error
     assert [r["status"] for r in rows] == ["done"] * 3, [r["error"] for r in rows]
     assert all(isinstance(r["mood"], str) and isinstance(r["confident"], bool) for r in rows)
