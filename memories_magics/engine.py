@@ -41,6 +41,7 @@ from .providers.call import provider_chunks, valid_text
 from .received import Interrupted, Received
 from .schema import Retry, Schema, make_schema, schema_rounds
 from .secrets import Secret
+from .tools import tool_choice_of
 from .types import Attachment, Chunk, Message, Request, Response, ToolStep
 
 if TYPE_CHECKING:
@@ -164,10 +165,12 @@ class Engine:
 
     def request(self, spec: ModelSpec, prompt: str | Prompt | None = None, *,
                 messages: Sequence[Message] | None = None,
-                tools: Sequence[dict[str, Any]] = (), logprobs: bool = False,
-                schema: Schema | None = None, **sampling: Any) -> Request:
+                tools: Sequence[dict[str, Any]] = (), tool_choice: object = None,
+                logprobs: bool = False, schema: Schema | None = None,
+                **sampling: Any) -> Request:
         """A Request for ``spec`` from the sampling options of vocabulary.json (validated;
-        unset ones take the model's configured values), held to ``schema`` if given. A
+        unset ones take the model's configured values), held to ``schema`` if given
+        (``tool_choice="none"``: ``tools`` are there for the history, not to be called). A
         :class:`~memories_magics.images.Prompt` content (images in the prompt) becomes image
         parts sized for ``spec``'s provider, which must see images."""
         if messages is None:
@@ -197,7 +200,7 @@ class Engine:
 
             digest = gguf_sha256(spec)
         return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),
-                       tools=tuple(tools), **params,
+                       tools=tuple(tools), tool_choice=tool_choice_of(tool_choice), **params,
                        logprobs=logprobs and self.supports(spec, "logprobs"),
                        gguf_sha256=digest, attachments=attachments,
                        schema=None if schema is None else schema.json_schema)
@@ -264,7 +267,8 @@ class Engine:
         mode = check_mode(cache or self.cache_mode)
         if request.schema is not None:
             schema = schema or make_schema(request.schema, "the request's schema")
-            self.check_schema(spec, tools or request.tools)
+            # Tools a thread's history carries (tool_choice "none") can't be called.
+            self.check_schema(spec, tools or (request.tool_choice is None and request.tools))
         hit = self._lookup(spec, request, mode)
         if hit is not None:  # whole, at once: live views go straight to the final result
             if schema is not None:

@@ -11,9 +11,12 @@ messages of the :class:`~memories_magics.types.Request` built from it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .config import ModelSpec
 from .errors import ContextFullError, UsageError
@@ -73,6 +76,9 @@ class Turn:
     system: str | None = None
     cell: str | None = None
     execution: int | None = None
+    #: The tool schemas the cell offered (``--tools``): a later request whose history holds
+    #: their calls carries them too, as the providers require.
+    tools: tuple[dict[str, Any], ...] = ()
 
     def reply_for(self, model: str | None) -> Reply:
         """The reply ``model`` sees as its own: its lane's, else the first (a turn answered by
@@ -111,6 +117,14 @@ class Thread:
             if turn.system is not None:
                 return turn.system
         return None
+
+    def tools(self, upto: int | None = None) -> list[dict[str, Any]]:
+        """The tool schemas the first ``upto`` turns offered, one per name (the latest
+        schema of a name, in the order the names first came)."""
+        schemas: dict[str, dict[str, Any]] = {}
+        for turn in self.turns[:upto]:
+            schemas.update((str(t.get("name")), t) for t in turn.tools)
+        return list(schemas.values())
 
     def model(self, upto: int | None = None) -> str | None:
         """The model the latest of the first ``upto`` turns asked first (a ``-c`` cell without
@@ -156,6 +170,15 @@ class Plan:
     def model(self) -> str | None:
         """The model the earlier turns asked."""
         return self.thread.model(self.at)
+
+    def tools(self, offered: Sequence[dict[str, Any]]) -> tuple[tuple[dict[str, Any], ...],
+                                                                 str | None]:
+        """The tools a request in this turn carries and its ``tool_choice``: those the cell
+        ``offered``, then the earlier turns' (which their tool calls need); ``"none"`` when
+        the cell offered none, so the carried ones are not called."""
+        names = {t.get("name") for t in offered}
+        carried = [t for t in self.thread.tools(self.at) if t.get("name") not in names]
+        return (*offered, *carried), "none" if carried and not offered else None
 
     def dropped_note(self) -> str:
         """One line naming the later turns this re-run drops ("" when there are none)."""
@@ -235,9 +258,11 @@ class ThreadStore:
 
 
 def estimated_tokens(request: Request) -> int:
-    """A rough token count of everything ``request`` sends (text and tool calls), plus the
-    answer's ``max_tokens``: about one token per :data:`CHARS_PER_TOKEN` characters."""
-    chars = len(request.system or "")
+    """A rough token count of everything ``request`` sends (text, tool calls and the tools'
+    schemas), plus the answer's ``max_tokens``: about one token per :data:`CHARS_PER_TOKEN`
+    characters."""
+    schemas = sum(len(json.dumps(t, ensure_ascii=False, default=str)) for t in request.tools)
+    chars = len(request.system or "") + schemas
     for message in request.messages:
         chars += len(str(message.get("content") or "")) + len(str(message.get("tool_calls") or ""))
     return math.ceil(chars / CHARS_PER_TOKEN) + (request.max_tokens or 0)

@@ -119,6 +119,22 @@ def function_schema(func: Callable[..., Any]) -> dict[str, Any]:
             "parameters": parameters}
 
 
+#: The ``tool_choice`` spellings we take: the model may call the tools (``auto``, kept as None,
+#: the default, so keys stay as they were) or not (``none``: they are there for the history).
+_TOOL_CHOICES: dict[str, str | None] = {"auto": None, "none": "none"}
+
+
+def tool_choice_of(value: object) -> str | None:
+    """A ``tool_choice`` as a request keeps it: None (``auto``) or ``"none"``, from any
+    provider's spelling (``"none"``, Cohere's ``"NONE"``, Anthropic's ``{"type": "none"}``);
+    anything else is one line."""
+    word = value.get("type") if isinstance(value, dict) and len(value) == 1 else value
+    if value is None or (isinstance(word, str) and word.strip().lower() in _TOOL_CHOICES):
+        return None if value is None else _TOOL_CHOICES[str(word).strip().lower()]
+    raise UsageError(f"tool_choice {repr(value)[:40]}: use 'auto' (the model may call the "
+                     "tools) or 'none' (it may not)")
+
+
 def resolve_tools(names: str, namespace: dict[str, Any]) -> dict[str, Callable[..., Any]]:
     """``"f,g"`` → the callables of those names in the notebook, or a one-line error."""
     tools: dict[str, Callable[..., Any]] = {}

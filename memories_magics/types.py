@@ -96,8 +96,9 @@ class Attachment:
 
 
 #: Request fields left out of the key (and the record) while unset, so that keys recorded
-#: before they existed stay the same: a local model's file digest, ``--schema``.
-_LATER_FIELDS = ("gguf_sha256", "schema")
+#: before they existed stay the same: a local model's file digest, ``--schema``, the
+#: ``tool_choice`` of a thread's cell that carries its earlier turns' tools.
+_LATER_FIELDS = ("gguf_sha256", "schema", "tool_choice")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,9 @@ class Request:
     gguf_sha256: str | None = None
     #: The JSON schema the answer must match (``--schema``; see :mod:`memories_magics.schema`).
     schema: dict[str, Any] | None = None
+    #: ``"none"``: ``tools`` are only there for the history's tool calls (a thread's earlier
+    #: turns used them; this cell gave none), the model may not call them. None: it may.
+    tool_choice: str | None = None
     #: The images the messages' image parts name, with their bytes; not part of the key, the
     #: record, equality or repr (the parts carry each image's digest).
     attachments: tuple[Attachment, ...] = field(default=(), compare=False, repr=False)

@@ -10,6 +10,7 @@ import pytest
 from memories_magics import LoadModel
 from memories_magics.engine import Engine
 from memories_magics.errors import UsageError
+from memories_magics.providers.chat_format import mistral_call_id
 from memories_magics.tools import function_schema
 from tests.conftest import PROVIDERS
 from tests.fakes import FakeLLMServer, Reply
@@ -43,7 +44,10 @@ def tool_result_in(body: dict, provider: str) -> str:
         assert block["tool_use_id"] == "call_1"
         return block["content"]
     last = messages[-1]
-    assert last["role"] == "tool" and last["tool_call_id"] == "call_1"
+    # Mistral takes 9 letters and digits (its fake refuses others): "call_1" goes out mapped.
+    sent_id = mistral_call_id("call_1") if provider == "mistral" else "call_1"
+    assert last["role"] == "tool" and last["tool_call_id"] == sent_id
+    assert messages[-2]["tool_calls"][0]["id"] == sent_id
     assert messages[-2]["tool_calls"][0]["function"]["name"] == "get_weather"
     if provider == "mistral":
         assert last["name"] == "get_weather"

@@ -35,10 +35,15 @@ def request_for(engine: Engine, spec: ModelSpec, prompt: str | Prompt, values: M
                 schema: Schema | None = None) -> Request:
     """The request a cell with option ``values`` sends to ``spec``: its request options,
     log-probabilities when ``--aggregate best_confidence`` needs them, the thread's
-    earlier turns when ``turn`` continues one, and ``schema`` (``--schema``)."""
-    messages = None if turn is None else turn.messages(spec, prompt)
-    return engine.request(spec, prompt, messages=messages, tools=tools, schema=schema,
-                          logprobs=values.get("aggregate") == "best_confidence",
+    earlier turns when ``turn`` continues one (with the tools their calls used, when
+    ``spec`` calls tools), and ``schema`` (``--schema``)."""
+    messages, choice = None, None
+    if turn is not None:
+        messages = turn.messages(spec, prompt)
+        if engine.supports(spec, "function_calling"):
+            tools, choice = turn.plan.tools(tools)
+    return engine.request(spec, prompt, messages=messages, tools=tools, tool_choice=choice,
+                          schema=schema, logprobs=values.get("aggregate") == "best_confidence",
                           **{name: values.get(name) for name in REQUEST_OPTIONS})
 
 
@@ -90,7 +95,8 @@ def run_llm(engine: Engine, model: str | None, prompt: str | Prompt, values: Map
 
     def record(result: LLMResult) -> None:
         if turn is not None:
-            add_note(result, turn.record(prompt, [(spec.label, result.label, result.response)]))
+            add_note(result, turn.record(prompt, [(spec.label, result.label, result.response)],
+                                         schemas))
 
     if turn is not None:
         turn.check(spec, make_request(spec))

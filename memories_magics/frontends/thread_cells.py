@@ -74,10 +74,12 @@ class CellTurn:
         """A model's context error, said for this thread (the prompt alone is the cell's)."""
         return context_error(exc, spec, self.plan.name, self.fix) if self.plan.at else exc
 
-    def record(self, prompt: str | Prompt, answers: Sequence[tuple[str, str, Response]]) -> str:
+    def record(self, prompt: str | Prompt, answers: Sequence[tuple[str, str, Response]],
+               tools: Sequence[dict[str, Any]] = ()) -> str:
         """Add the turn (``(model asked, label that answered, response)`` for each answer
-        that could be cached: a cut or failed answer is never history) and return the note
-        the cell shows ("" when there is nothing to say)."""
+        that could be cached: a cut or failed answer is never history; ``tools`` the schemas
+        the cell offered) and return the note the cell shows ("" when there is nothing to
+        say)."""
         replies = tuple(Reply.of(model, label, response)
                         for model, label, response in answers if response.cacheable)
         notes = [self.plan.note]
@@ -92,7 +94,7 @@ class CellTurn:
         count = getattr(self.shell, "execution_count", None)
         execution = count - 1 if isinstance(count, int) and count > 1 else None
         self.store.commit(self.plan, Turn(prompt, replies, self.system, cell_id(self.shell),
-                                          execution))
+                                          execution, tuple(tools)))
         return "; ".join(n for n in notes if n)
 
 

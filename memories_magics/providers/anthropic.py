@@ -49,7 +49,7 @@ class AnthropicProvider(Provider):
             params["tools"] = [{"name": t["name"], "description": t.get("description", ""),
                                 "input_schema": t.get("parameters", {"type": "object"})}
                                for t in request.tools]
-            params["tool_choice"] = {"type": "auto"}
+            params["tool_choice"] = {"type": request.tool_choice or "auto"}
         if request.schema is not None:
             params["output_config"] = {"format": output_format(request.schema)}
         return params

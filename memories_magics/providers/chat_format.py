@@ -7,7 +7,10 @@ objects alike.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
+import string
 from typing import Any
 
 from ..types import Chunk, Request, Response, ToolCall, Usage, finish_reason
@@ -17,21 +20,23 @@ def chat_messages(request: Request, dialect: str = "openai") -> list[dict[str, A
     """The request's messages in the chat-completions shape, system prompt first.
 
     Neutral tool messages (see :mod:`memories_magics.tools`) are translated for ``dialect``:
-    ``openai`` (also DeepSeek), ``mistral`` (tool results carry the tool's name) or
-    ``cohere`` (the assistant's text before tool calls is its ``tool_plan``).
+    ``openai`` (also DeepSeek), ``mistral`` (tool results carry the tool's name, tool-call
+    ids are 9 letters and digits: see :func:`mistral_call_id`) or ``cohere`` (the assistant's
+    text before tool calls is its ``tool_plan``).
     """
     out: list[dict[str, Any]] = [{"role": "system", "content": request.system}] \
         if request.system else []
+    wire_id = mistral_call_id if dialect == "mistral" else str
     for message in request.messages:
         if message.get("tool_calls"):
-            calls = [{"id": c["id"], "type": "function",
+            calls = [{"id": wire_id(c["id"]), "type": "function",
                       "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
                      for c in message["tool_calls"]]
             text_key = "tool_plan" if dialect == "cohere" else "content"
             out.append({"role": "assistant", text_key: message.get("content") or "",
                         "tool_calls": calls})
         elif message.get("role") == "tool":
-            result = {"role": "tool", "tool_call_id": message["tool_call_id"],
+            result = {"role": "tool", "tool_call_id": wire_id(message["tool_call_id"]),
                       "content": message["content"]}
             if dialect == "mistral":
                 result["name"] = message["name"]
@@ -40,6 +45,21 @@ def chat_messages(request: Request, dialect: str = "openai") -> list[dict[str, A
             out.append({**message, "content": wire_content(message.get("content"), request,
                                                            dialect)})
     return out
+
+
+#: The tool-call ids Mistral takes: exactly 9 letters or digits.
+_MISTRAL_ID = re.compile(r"[a-zA-Z0-9]{9}\Z")
+_BASE62 = string.digits + string.ascii_letters
+
+
+def mistral_call_id(call_id: str) -> str:
+    """``call_id`` as Mistral takes it: its own ids as they are; another provider's (a
+    thread's fallback answered there) as 9 letters and digits made from its sha256, so the
+    call and its result keep matching and every run sends the same."""
+    if _MISTRAL_ID.match(call_id):
+        return call_id
+    number = int.from_bytes(hashlib.sha256(call_id.encode("utf-8")).digest()[:8], "big")
+    return "".join(_BASE62[number // 62 ** i % 62] for i in range(9))
 
 
 def wire_content(content: Any, request: Request, dialect: str) -> Any:
@@ -76,8 +96,11 @@ def chat_params(request: Request, dialect: str = "openai", *, top_p: str = "top_
     params.update({k: v for k, v in optional.items() if v is not None})
     if request.tools:
         params["tools"] = [{"type": "function", "function": t} for t in request.tools]
-        if dialect != "cohere":  # llama.cpp's server ignores tools without it
-            params["tool_choice"] = "auto"
+        if dialect == "cohere":  # v2 takes REQUIRED or NONE, and no choice means auto
+            if request.tool_choice == "none":
+                params["tool_choice"] = "NONE"
+        else:  # llama.cpp's server ignores tools without it
+            params["tool_choice"] = request.tool_choice or "auto"
     if request.logprobs:
         params["logprobs"] = True
     if request.schema is not None:

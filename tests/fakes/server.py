@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 
-from . import anthropic_wire, cohere_wire, image_parts, openai_wire
+from . import anthropic_wire, cohere_wire, image_parts, openai_wire, tool_blocks
 from .reply import Exchange, Frame, Reply
 
 # Exact paths first; otherwise the longest suffix that matches, so a prefix such as
@@ -200,9 +200,10 @@ class _Handler(BaseHTTPRequestHandler):
 
         reply = self.reply = fake._next_reply()
         request_body = body if isinstance(body, dict) else {}
-        refused = image_parts.problem(wire.PROVIDER, request_body,
-                                      "mistral" in headers.get("user-agent", "").lower())
-        if refused:  # the API's 400 for a malformed image part
+        mistral = "mistral" in headers.get("user-agent", "").lower()
+        refused = image_parts.problem(wire.PROVIDER, request_body, mistral) or \
+            tool_blocks.problem(wire.PROVIDER, request_body, mistral)
+        if refused:  # the API's 400 for a malformed image part or tool history
             reply = self.reply = Reply(status=400, error_message=refused)
         recorded.reply = reply
         x = Exchange(body=request_body, headers=headers, reply=reply,
