@@ -206,6 +206,18 @@ def test_diffs_read_like_a_code_review() -> None:
     assert lines["text/html"].count("<div style=\"background") == 2, "one row per changed line"
 
 
+def test_trailing_blank_lines_are_no_difference() -> None:
+    """An answer's trailing blank lines, deleted in the other, left a lone "." followed by an
+    empty change mark (``{+Rome+}.[-\n\n-]``): the diff compares the answers as read."""
+    bundle = compare_bundle(_pair("The capital is Paris.\n\n", "The capital is Rome."))
+    assert bundle["text/plain"].endswith("The capital is [-Paris-] {+Rome+}."), \
+        bundle["text/plain"][-80:]
+    assert bundle["text/html"].endswith("<ins>Rome</ins>.</div>"), bundle["text/html"][-80:]
+    assert bundle[COMPARE_MIME]["diff"]["ops"][-1] == ["equal", "."]
+    same = compare_bundle(_pair("Paris.\n\n\n", "Paris.\n", "line"))
+    assert same["text/plain"].endswith("  Paris."), same["text/plain"][-40:]
+
+
 def test_long_comparisons_are_bounded_and_diffed_once(monkeypatch) -> None:
     """Bounded output, one diff per mode; the speed of this is measured in bench/ (bigcompare)."""
     import random

@@ -390,7 +390,8 @@ function renderDiff(doc: Document, compare: ICompare): HTMLElement {
     if (d && d.a === state.a && d.b === state.b && d.mode === state.mode) {
       ops = d.ops; // the kernel's diff, as the static output shows it
     } else {
-      ops = diffTexts(results[state.a].text, results[state.b].text, state.mode);
+      // As the kernel does: trailing blank lines are no difference to a reader.
+      ops = diffTexts(results[state.a].text.trimEnd(), results[state.b].text.trimEnd(), state.mode);
     }
     output.replaceChildren(diffFragment(doc, ops, state.mode));
     output.dataset.mode = state.mode;

@@ -87,14 +87,15 @@ def diff_text(ops: list[tuple[str, str]], mode: str = "word") -> str:
 def shown_diff(result: CompareResult, a: int | None = None, b: int | None = None,
                mode: str | None = None) -> list[tuple[str, str]]:
     """Differences between outcomes ``a`` and ``b`` of a ``CompareResult`` (default: its shown
-    pair and mode) over the texts as displayed (cut like any long answer); each pair and mode
-    is computed once and kept in ``result.diffs``."""
+    pair and mode) over the texts as displayed (cut like any long answer) without their
+    trailing whitespace (blank lines a model ends with are no difference to a reader); each
+    pair and mode is computed once and kept in ``result.diffs``."""
     pair = result.diff_pair or (0, 0)
     key = (pair[0] if a is None else a, pair[1] if b is None else b, mode or result.diff_mode)
     if key not in result.diffs:
         first, second = (result.outcomes[i].result for i in key[:2])
-        result.diffs[key] = list(diff_ops(displayable(first.text)[0] if first else "",
-                                          displayable(second.text)[0] if second else "",
+        result.diffs[key] = list(diff_ops(displayable(first.text)[0].rstrip() if first else "",
+                                          displayable(second.text)[0].rstrip() if second else "",
                                           key[2]))
     return result.diffs[key]
 

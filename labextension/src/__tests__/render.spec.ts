@@ -230,6 +230,23 @@ describe('renderCompare', () => {
     );
   });
 
+  it('shows no stray change after the last word when one answer ends with blank lines', async () => {
+    const payload = comparePayload();
+    const results = payload.results as Record<string, unknown>[];
+    results[0].text = 'The capital is Paris.\n\n';
+    results[1].text = 'The capital is Rome.';
+    const host = await compare({ results, diff: null }); // the extension diffs these itself
+    const text = host.querySelector(`.${CSS.diffText}`)!;
+    expect(Array.from(text.querySelectorAll('del, ins'), d => d.textContent)).toEqual([
+      'Paris',
+      'Rome'
+    ]);
+    expect(text.textContent).toBe('The capital is Paris Rome.');
+    host.querySelector<HTMLButtonElement>('button[data-mode="line"]')!.click();
+    const rows = Array.from(text.querySelectorAll(`.${CSS.diffRow}`), r => r.textContent);
+    expect(rows).toEqual(['- The capital is Paris.', '+ The capital is Rome.']);
+  });
+
   it('keeps hostile text inert in columns, aggregate and diff', async () => {
     const payload = comparePayload();
     const results = payload.results as Record<string, unknown>[];
