@@ -225,16 +225,17 @@ class ThreadStore:
             plan.note = f"-c: no earlier thread to continue, started thread {plan.name}"
         return plan
 
-    def commit(self, plan: Plan, turn: Turn) -> None:
+    def commit(self, plan: Plan, turn: Turn, *, latest: bool = True) -> None:
         """Put ``turn`` where ``plan`` says (dropping the later turns) and make its thread
-        the latest."""
+        the latest (unless not ``latest``: a panel run's)."""
         plan.thread.turns[plan.at:] = [turn]
         plan.thread.asked = turn.replies[0].model
         if plan.name not in self.threads:
             if plan.name == self._next_name():
                 self._started = int(plan.name[len(AUTO_PREFIX):])
             self.threads[plan.name] = plan.thread
-        self.latest = plan.name
+        if latest:
+            self.latest = plan.name
 
     def reset(self, name: str | None = None) -> Thread:
         """Empty the thread called ``name`` (default: the latest); it keeps its name."""

@@ -361,3 +361,31 @@ def test_the_model_list_says_how_to_pick_several() -> None:
     assert "pick several models" in panel.models_hint.value
     picker = panel.children[1].children[0]  # the row under the prompt: models, then options
     assert picker.children == (panel.models, panel.models_hint)
+
+
+def test_the_panel_continues_its_latest_thread(kernel, fake) -> None:
+    """Ticking -c sends the panel's own earlier turn; the panel's threads are the kernel's
+    (``%llm thread``), but a notebook cell's -c still continues the notebook's thread."""
+    fake.script(Reply(text="Cell answer."), Reply(text="Panel one."), Reply(text="Panel two."),
+                Reply(text="Cell two."))
+    assert kernel.run("%%llm gpt-4o-mini\nA notebook question?").error is None
+    out = report(kernel.run("""
+t = memories_magics.panel('gpt-4o-mini')
+t.prompt.value = 'Panel question one?'
+t.run_button.click(); t.wait(30)
+t.prompt.value = 'Panel question two?'
+t.controls['continue_thread'].value = True
+t.run_button.click(); second = t.wait(30)
+report(error=t.error, note=second.note, cell=t.cell_text(), options=sorted(t.controls))
+"""))
+    assert out["error"] is None and "turn 2" in out["note"], out
+    assert [m["content"] for m in fake.requests[-1].body["messages"]] == \
+        ["Panel question one?", "Panel one.", "Panel question two?"]
+    assert "continue_thread" in out["options"] and "thread" not in out["options"]
+    assert out["cell"] == "%%llm gpt-4o-mini -c\nPanel question two?"
+    thread = out["note"].split("thread ")[1].split(",")[0]
+    shown = kernel.run(f"%llm thread show {thread}").displayed[-1]["text/plain"]
+    assert "Panel question one?" in shown and "Panel two." in shown
+    assert kernel.run("%%llm -c\nAnd the notebook?").error is None
+    assert [m["content"] for m in fake.requests[-1].body["messages"]] == \
+        ["A notebook question?", "Cell answer.", "And the notebook?"]

@@ -318,7 +318,7 @@ class LLMMagics(Magics):
 
         from .panel import Panel
 
-        display(Panel(self.engine, models))
+        display(Panel(self.engine, models, self.threads))  # its -c continues them
 
 
 def register(ipython: Any, engine: Engine | None = None) -> None:

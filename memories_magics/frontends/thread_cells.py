@@ -38,10 +38,14 @@ def cell_id(shell: Any) -> str | None:
 class CellTurn:
     """One cell's turn in a thread, from its options to the turn recorded after the run."""
 
-    def __init__(self, store: ThreadStore, shell: Any, args: Any) -> None:
+    def __init__(self, store: ThreadStore, shell: Any, args: Any, *, cell: bool = True) -> None:
+        """``cell=False``: a panel run, which has no cell id (its worker would read whichever
+        request came last) and does not move the thread a cell's ``-c`` continues."""
         self.store = store
         self.shell = shell
-        self.plan: Plan = store.plan(cell_id(shell), follow=bool(args.continue_thread),
+        self.cell = cell_id(shell) if cell else None
+        self.in_cell = cell
+        self.plan: Plan = store.plan(self.cell, follow=bool(args.continue_thread),
                                      name=args.thread)
         self.continues = bool(args.continue_thread or args.thread)
         self.system = args.system if args.system is not None else self.plan.system()
@@ -91,10 +95,10 @@ class CellTurn:
             return "; ".join(n for n in notes if n)
         notes.append(self.plan.dropped_note())
         # IPython counts the running cell before running it: In [N] runs with N + 1.
-        count = getattr(self.shell, "execution_count", None)
+        count = getattr(self.shell, "execution_count", None) if self.in_cell else None
         execution = count - 1 if isinstance(count, int) and count > 1 else None
-        self.store.commit(self.plan, Turn(prompt, replies, self.system, cell_id(self.shell),
-                                          execution, tuple(tools)))
+        self.store.commit(self.plan, Turn(prompt, replies, self.system, self.cell, execution,
+                                          tuple(tools)), latest=self.in_cell)
         return "; ".join(n for n in notes if n)
 
 

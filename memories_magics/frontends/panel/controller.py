@@ -13,13 +13,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from ...engine import Engine
 from ...errors import MemoriesError, UsageError
 from ...images import Prompt, prompt_with_images
 from ...secrets import redact
+from ...threads import ThreadStore
 from ..run_live import run_compare, run_llm
+from ..thread_cells import CellTurn
 from .history import History
 from .output_sink import OutputSink, StaticCopy
 from .settings import Settings
@@ -30,8 +33,10 @@ class Controller:
     starts, ends or a result is re-opened (from the worker thread too)."""
 
     def __init__(self, engine: Engine, sink: OutputSink, copy: StaticCopy, history: History,
-                 on_state: Callable[[bool, str], None]) -> None:
-        self.engine, self.history = engine, history
+                 on_state: Callable[[bool, str], None], threads: ThreadStore) -> None:
+        self.engine, self.history, self.threads = engine, history, threads
+        #: The thread of the panel's last answer (what its ``-c`` continues), else None.
+        self.thread: str | None = None
         self._sink, self._copy, self._on_state = sink, copy, on_state
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -130,11 +135,22 @@ class Controller:
         """As the equivalent cell would, streaming into the panel's output."""
         user_ns = self.engine.user_ns if self.engine.user_ns is not None else {}
         values = settings.options()
+        # -c continues the panel's latest thread (before it has one: the notebook's latest);
+        # without it a run starts a thread, as a cell does.
+        follow = bool(values.get("continue_thread"))
+        turn = CellTurn(self.threads, None, SimpleNamespace(
+            continue_thread=follow, thread=self.thread if follow else None,
+            system=values.get("system")), cell=False)
+        values = {**values, "system": turn.system}
         if settings.compare:
-            return run_compare(self.engine, list(settings.models), prompt, values, user_ns,
-                               cancel=self._cancel, display=self._sink.display)
-        return run_llm(self.engine, settings.models[0], prompt, values, user_ns,
-                       cancel=self._cancel, display=self._sink.display)
+            result = run_compare(self.engine, list(settings.models), prompt, values, user_ns,
+                                 turn=turn, cancel=self._cancel, display=self._sink.display)
+        else:
+            result = run_llm(self.engine, settings.models[0], prompt, values, user_ns,
+                             turn=turn, cancel=self._cancel, display=self._sink.display)
+        if turn.plan.name in self.threads.threads:
+            self.thread = turn.plan.name
+        return result
 
 
 def summary(result: Any, seconds: float) -> str:

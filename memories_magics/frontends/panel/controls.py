@@ -19,10 +19,11 @@ UNSET = ""
 
 def panel_options() -> list[str]:
     """The options the panel offers: every declared option of ``%%llm`` or ``%%compare``
-    but the conversation-thread ones (a thread follows a notebook's cells; panel runs are
-    not cells) and the ``--over`` ones (a panel run asks one prompt, not a table's rows)."""
+    but ``--thread NAME`` (the panel's ``-c`` continues its own latest thread) and the
+    ``--over`` ones (a panel run asks one prompt, not a table's rows)."""
     return [name for name, option in OPTIONS.items()
-            if {"llm", "compare"} & set(option.magics) and option.role not in ("thread", "over")]
+            if {"llm", "compare"} & set(option.magics) and option.role != "over" and
+            name != "thread"]
 
 
 class OptionalValue(widgets.HBox):  # type: ignore[misc]  # ipywidgets has no types

@@ -4,6 +4,8 @@ An ipywidgets 8 front end over the same engine, cache and renderers as the magic
 box, a model picker (one model gives the ``%%llm`` view, several the ``%%compare`` columns),
 one control per option of the magics (derived from their declaration, see :mod:`.controls`),
 Run / Stop, "Copy as cell" and a history of this session's runs, re-opened from the cache.
+Each run is a turn in the kernel's threads (``%llm thread list``): ticking ``-c`` continues
+the panel's latest thread, without moving the one a notebook cell's ``-c`` continues.
 This module lays the controls out and wires them; :mod:`.controller` runs a request,
 :mod:`.output_sink` shows it, :mod:`.history` remembers it.
 
@@ -32,6 +34,7 @@ import ipywidgets as widgets
 from ...engine import Engine, default_engine
 from ...errors import MemoriesError
 from ...options import OPTIONS
+from ...threads import ThreadStore
 from .controller import Controller
 from .controls import control_value, model_choices, model_label, option_control, panel_options
 from .history import NO_RUN, History, HistoryEntry
@@ -54,7 +57,8 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
     :meth:`wait`. The last answer is :attr:`result`; what is shown is ``output_area.outputs``.
     """
 
-    def __init__(self, engine: Engine | None = None, models: Sequence[str] = ()) -> None:
+    def __init__(self, engine: Engine | None = None, models: Sequence[str] = (),
+                 threads: ThreadStore | None = None) -> None:
         from IPython import get_ipython
 
         from ...display.formatters import register
@@ -98,7 +102,7 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
         self.output_area = widgets.Output(layout=layout(width="100%"))
         self._copy = StaticCopy()
         self._controller = Controller(self.engine, OutputSink(self.output_area), self._copy,
-                                      History(), self._state)
+                                      History(), self._state, threads or ThreadStore())
         self._quiet = False
         self._show_history()
 
@@ -266,5 +270,10 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
 
 
 def panel(*models: str, engine: Engine | None = None) -> Panel:
-    """A new :class:`Panel` (``%llm panel`` displays one); ``models`` preselects models."""
-    return Panel(engine, models)
+    """A new :class:`Panel` (``%llm panel`` displays one); ``models`` preselects models.
+    It shares the threads of ``%load_ext memories_magics``'s magics, when loaded."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("LLMMagics") if shell is not None else None
+    return Panel(engine, models, getattr(magics, "threads", None))
