@@ -97,12 +97,13 @@ class Kernel:
         return records
 
     def run(self, code: str, timeout: float = 120, interrupt_after: float | None = None,
-            cell_id: str | None = None) -> CellRun:
+            cell_id: object = None) -> CellRun:
         """Execute ``code`` and collect its iopub messages until the kernel is idle.
 
         ``interrupt_after`` sends SIGINT (Ctrl-C, the notebook's stop button) that many
         seconds after the first streamed update. ``cell_id`` goes in the request's metadata
-        as ``cellId``, as JupyterLab, Notebook 7 and VS Code send it.
+        as ``cellId``, as JupyterLab, Notebook 7 and VS Code send it (any JSON value, as a
+        careless front end might).
         """
         if cell_id is None:
             msg_id = self.client.execute(code)

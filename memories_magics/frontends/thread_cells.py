@@ -138,6 +138,7 @@ def thread_command(store: ThreadStore, words: list[str]) -> tuple[list[str], lis
                 (f" · {calls} tool call{'s' * (calls != 1)}" if calls else "")
             rows.append(["", who, reply.text])
     system = thread.system()
-    title = f"Thread {thread.name}: {len(thread.turns)} turns" + \
+    count = len(thread.turns)
+    title = f"Thread {thread.name}: {count} turn{'s' * (count != 1)}" + \
         (f" (system: {system})" if system else "")
     return ["turn", "who", "text"], rows, title
