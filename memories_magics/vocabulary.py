@@ -19,3 +19,4 @@ FINISH_REASONS: tuple[str, ...] = tuple(VOCABULARY["finish_reasons"])
 RESULT_MIME: str = VOCABULARY["mime"]["result"]
 COMPARE_MIME: str = VOCABULARY["mime"]["compare"]
 ROW_STATES: tuple[str, ...] = tuple(VOCABULARY["row_states"])
+INSERT_CELL_COMM: str = VOCABULARY["comms"]["insert_cell"]

@@ -389,3 +389,51 @@ report(error=t.error, note=second.note, cell=t.cell_text(), options=sorted(t.con
     assert kernel.run("%%llm -c\nAnd the notebook?").error is None
     assert [m["content"] for m in fake.requests[-1].body["messages"]] == \
         ["A notebook question?", "Cell answer.", "And the notebook?"]
+
+
+def test_copy_as_cell_asks_the_extension_and_shows_the_text_when_nobody_answers(kernel) -> None:
+    """Copy as cell opens one comm to the extension with the cell and the panel's DOM class;
+    with no extension (this test is a front end without it) the text box shows the cell
+    after about a second, and the click's handler never blocks the kernel."""
+    run = kernel.run("""
+c = memories_magics.panel('gpt-4o-mini')
+c.prompt.value = 'Name a river.'
+started = time.monotonic()
+c.copy_button.click()
+clicked = time.monotonic() - started
+before = (c.cell_box.value, c.cell_box.layout.display, c.status.value)
+time.sleep(1.5)
+report(clicked=clicked, before=before, cell=c.cell_box.value, shown=c.cell_box.layout.display,
+       status=c.status.value, dom_id=c.dom_id, classes=list(c._dom_classes))
+""")
+    out = report(run)
+    opened = [m for m in run.of_type("comm_open")
+              if m["target_name"] == "memories_magics.insert_cell"]
+    assert len(opened) == 1, run.of_type("comm_open")
+    cell = "%%llm gpt-4o-mini\nName a river."
+    assert opened[0]["data"] == {"source": cell, "panel": out["dom_id"]}
+    assert out["dom_id"] in out["classes"] and "memories-magics-panel" in out["classes"]
+    assert out["clicked"] < 0.5, "the click returns at once"
+    assert out["before"] == ["", "none", "inserting the cell below…"]
+    assert out["cell"] == cell and out["shown"] is None, "the fallback shows the text box"
+    assert "select it and copy" in out["status"]
+
+
+def test_copy_as_cell_inserted_by_the_extension_shows_no_text_box(kernel) -> None:
+    """The extension's reply {inserted: true} (delivered as the front end's comm message would
+    be) leaves the text box hidden; a late timer does not show it afterwards."""
+    out = report(kernel.run("""
+from comm import get_comm_manager
+d = memories_magics.panel('gpt-4o-mini')
+d.prompt.value = 'Name a lake.'
+known = set(get_comm_manager().comms)
+d.copy_button.click()
+new = [c for i, c in get_comm_manager().comms.items()
+       if i not in known and c.target_name == 'memories_magics.insert_cell']
+new[0].handle_msg({'content': {'data': {'inserted': True}}})
+time.sleep(1.5)
+report(opened=len(new), cell=d.cell_box.value, shown=d.cell_box.layout.display,
+       status=d.status.value)
+"""))
+    assert out == {"opened": 1, "cell": "", "shown": "none",
+                   "status": "inserted the cell below the panel"}

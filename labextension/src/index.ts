@@ -8,7 +8,8 @@
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, Notification, showDialog, Dialog } from '@jupyterlab/apputils';
-import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import type { Kernel } from '@jupyterlab/services';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
@@ -27,6 +28,7 @@ import {
   readCacheMode,
   readSettings
 } from './commands';
+import { INSERT_CELL_COMM, InsertCell, handleInsertCell } from './cellComm';
 import { IActions } from './render';
 import { createFactories } from './widgets';
 
@@ -36,34 +38,83 @@ export * from './safe';
 export * from './render';
 export * from './widgets';
 export * from './commands';
+export * from './cellComm';
 
 const PLUGIN_ID = 'memories-magics:plugin';
 const CATEGORY = 'Language models (memories_magics)';
 
-/** Insert a code cell holding `code` below the cell whose output holds `origin`. */
+/**
+ * Put the notebook's active cell in edit mode with the cursor on `line`, once its editor
+ * exists and after the command palette (if it ran this) has given the focus back: typing
+ * then writes into the cell instead of firing command-mode shortcuts.
+ */
+function editActiveCell(notebook: Notebook, line: number): void {
+  notebook.mode = 'edit';
+  const cell = notebook.activeCell;
+  void cell?.ready.then(() =>
+    requestAnimationFrame(() => {
+      if (notebook.isDisposed || notebook.activeCell !== cell || !cell.editor) {
+        return;
+      }
+      notebook.mode = 'edit';
+      cell.editor.setCursorPosition({ line, column: 0 });
+      cell.editor.focus();
+    })
+  );
+}
+
+/**
+ * Insert a code cell holding `code` below the cell whose output holds `origin` (else below
+ * the current notebook's active cell); `edit` puts the cursor in it.
+ */
 function insertBelowOrigin(
   tracker: INotebookTracker | null,
   code: string,
-  origin: HTMLElement
+  origin: HTMLElement | null,
+  edit = false
 ): boolean {
   if (!tracker) {
     return false;
   }
-  const panel = tracker.find(p => p.node.contains(origin)) ?? tracker.currentWidget;
+  const panel = (origin && tracker.find(p => p.node.contains(origin))) || tracker.currentWidget;
   if (!panel || !panel.content.model) {
     return false;
   }
   const notebook = panel.content;
-  let index = notebook.widgets.findIndex(cell => cell.node.contains(origin));
+  let index = origin ? notebook.widgets.findIndex(cell => cell.node.contains(origin)) : -1;
   if (index < 0) {
     index = notebook.activeCellIndex;
   }
   notebook.model!.sharedModel.insertCell(index + 1, { cell_type: 'code', source: code });
   notebook.deselectAll();
   notebook.activeCellIndex = index + 1;
-  notebook.mode = 'command';
   void notebook.scrollToItem(index + 1);
+  if (edit) {
+    editActiveCell(notebook, 0);
+  } else {
+    notebook.mode = 'command';
+  }
   return true;
+}
+
+/** Answer the panel's "Copy as cell" comms in every notebook kernel (see cellComm.ts). */
+function registerInsertCellComm(tracker: INotebookTracker): void {
+  const insert: InsertCell = (source, panelClass) => {
+    const origin = panelClass
+      ? tracker.find(p => !!p.node.querySelector(`.${panelClass}`))?.node.querySelector<HTMLElement>(
+          `.${panelClass}`
+        ) ?? null
+      : null;
+    return insertBelowOrigin(tracker, source, origin, true);
+  };
+  const register = (kernel: Kernel.IKernelConnection | null | undefined) =>
+    kernel?.registerCommTarget(INSERT_CELL_COMM, (comm, msg) =>
+      void handleInsertCell(comm, msg.content.data, insert)
+    );
+  tracker.widgetAdded.connect((_, panel) => {
+    register(panel.sessionContext.session?.kernel);
+    panel.sessionContext.kernelChanged.connect((_, change) => register(change.newValue));
+  });
 }
 
 const renderers: JupyterFrontEndPlugin<void> = {
@@ -192,6 +243,7 @@ const commands: JupyterFrontEndPlugin<void> = {
       panel.sessionContext.kernelChanged.connect(() => void refreshMode(panel));
     });
     tracker.currentChanged.connect((_, panel) => void refreshMode(panel));
+    registerInsertCellComm(tracker);
     NotebookActions.executed.connect((_, { notebook }) => {
       const panel = tracker.find(p => p.content === notebook) ?? null;
       void refreshMode(panel);
@@ -222,21 +274,7 @@ const commands: JupyterFrontEndPlugin<void> = {
       shared.insertCell(index, { cell_type: 'code', source });
       notebook.deselectAll();
       notebook.activeCellIndex = index;
-      notebook.mode = 'edit';
-      const cell = notebook.activeCell;
-      // The cursor goes on the prompt's line, once the cell's editor exists and after the
-      // command palette (if it ran this) has closed and given the focus back to the notebook:
-      // typing then writes the prompt instead of firing command-mode shortcuts.
-      void cell?.ready.then(() =>
-        requestAnimationFrame(() => {
-          if (notebook.isDisposed || notebook.activeCell !== cell || !cell.editor) {
-            return;
-          }
-          notebook.mode = 'edit';
-          cell.editor.setCursorPosition({ line: 1, column: 0 });
-          cell.editor.focus();
-        })
-      );
+      editActiveCell(notebook, 1); // the prompt's line
     };
 
     app.commands.addCommand(CommandIDs.insertLlm, {

@@ -296,7 +296,7 @@ def test_renderers_in_jupyterlab(page) -> None:
 
 def test_panel_runs_from_clicks(page) -> None:
     """The ipywidgets panel in the browser: type a prompt, click Run, the answer renders in
-    the panel through the same renderer; Copy as cell gives the reproducible cell."""
+    the panel through the same renderer; Copy as cell inserts the reproducible cell below."""
     _wait_for_outputs(page)
     panel = page.locator(".memories-magics-panel")
     panel.wait_for()
@@ -306,11 +306,23 @@ def test_panel_runs_from_clicks(page) -> None:
     answer = panel.locator(".jp-MemoriesMagics-result .jp-MemoriesMagics-footer")
     answer.wait_for()
     assert "smollm2" in answer.inner_text()
+    # Copy as cell: the extension inserts the cell below the panel's, in edit mode.
+    notebook = "window.jupyterapp.shell.currentWidget.content"
+    cells_before = page.locator(".jp-Notebook .jp-Cell").count()
     panel.locator("button", has_text="Copy as cell").click()
-    cell_text = panel.locator(".memories-magics-cell textarea")
-    page.wait_for_function(
-        "document.querySelector('.memories-magics-cell textarea').value.startsWith('%%llm')")
-    assert cell_text.input_value() == "%%llm smollm2\nName one colour."
+    page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell').length"
+                           f" === {cells_before + 1}")
+    below = page.evaluate(
+        f"{notebook}.widgets.findIndex(c => c.node.querySelector('.memories-magics-panel')) + 1")
+    assert page.evaluate(f"{notebook}.widgets[{below}].model.sharedModel.getSource()") == \
+        "%%llm smollm2\nName one colour."
+    page.wait_for_function(f"{notebook}.mode === 'edit' && {notebook}.activeCellIndex === {below}"
+                           " && document.activeElement.closest('.jp-Cell .cm-editor')",
+                           timeout=3000)
+    panel.get_by_text("inserted the cell below the panel").wait_for()
+    page.wait_for_timeout(1200)  # past the panel's fallback delay: no text box appears
+    assert not panel.locator(".memories-magics-cell").is_visible()
+    page.keyboard.press("Escape")
     assert not PAGE_ERRORS, PAGE_ERRORS
     ARTIFACTS.mkdir(exist_ok=True)
     panel.screenshot(path=str(ARTIFACTS / "panel.png"))
@@ -437,3 +449,4 @@ def test_saved_outputs_without_the_extension(page, lab: dict) -> None:
         assert off.evaluate("typeof window.__pwned") == "undefined"
         off.close()
     assert not PAGE_ERRORS, PAGE_ERRORS
+

@@ -18,10 +18,11 @@ This module lays the controls out and wires them; :mod:`.controller` runs a requ
 %%llm smollm2 --seed 1
 Name three rivers.
 
-**Copy as cell.** ipywidgets has no clipboard API, so "Copy as cell" fills a text box
-(:attr:`Panel.cell_box`, DOM class ``memories-magics-cell`` inside the panel's
-``memories-magics-panel``) to select and copy; :meth:`Panel.cell_text` gives the same text in
-Python. Only options that differ from the magics' defaults are written.
+**Copy as cell.** With the JupyterLab extension (JupyterLab, Notebook 7), "Copy as cell" inserts
+the cell below the panel's cell, in edit mode (see :mod:`.cell_insert`); without it, after a
+second, it fills a text box (:attr:`Panel.cell_box`, DOM class ``memories-magics-cell`` inside
+the panel's ``memories-magics-panel``) to select and copy. :meth:`Panel.cell_text` gives the
+same text in Python. Only options that differ from the magics' defaults are written.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ...engine import Engine, default_engine
 from ...errors import MemoriesError
 from ...options import OPTIONS
 from ...threads import ThreadStore
+from .cell_insert import ask_to_insert
 from .controller import Controller
 from .controls import control_value, model_choices, model_label, option_control, panel_options
 from .history import NO_RUN, History, HistoryEntry
@@ -91,7 +93,8 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
                                           tooltip="stop streaming; the partial answer is kept, "
                                                   "not cached")
         self.copy_button = widgets.Button(description="Copy as cell", icon="copy",
-                                          tooltip="the equivalent %%llm / %%compare cell")
+                                          tooltip="insert the equivalent %%llm / %%compare "
+                                                  "cell below")
         self.status = widgets.Label("")
         self.history = widgets.Dropdown(description="history", disabled=True,
                                         style={"description_width": "initial"},
@@ -121,6 +124,9 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
             self.history, self.cell_box, self.output_area,
             widgets.HTML(COPY_STYLE, layout=layout(display="none"))])
         self.add_class("memories-magics-panel")
+        #: This panel's own DOM class: where the extension inserts a copied cell (below it).
+        self.dom_id = f"memories-magics-panel-{self.model_id}"
+        self.add_class(self.dom_id)
         self._models_chosen()
 
     def _options_box(self) -> widgets.VBox:
@@ -204,16 +210,25 @@ class Panel(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no types
         return self.settings().cell()
 
     def copy_as_cell(self) -> str:
-        """Show :meth:`cell_text` in :attr:`cell_box` (select it there and copy)."""
+        """Insert :meth:`cell_text` as a code cell below the panel (with the JupyterLab
+        extension), else show it in :attr:`cell_box` to select and copy; returns the text."""
         try:
             text = self.cell_text()
         except MemoriesError as exc:
             self.status.value = str(exc)
             return ""
+        self.status.value = "inserting the cell below…"
+        ask_to_insert(text, self.dom_id, lambda inserted: self._copied(text, inserted))
+        return text
+
+    def _copied(self, text: str, inserted: bool) -> None:
+        if inserted:
+            self.cell_box.layout.display = "none"
+            self.status.value = "inserted the cell below the panel"
+            return
         self.cell_box.value = text
         self.cell_box.layout.display = None
-        self.status.value = "the cell is below: select it and copy (Ctrl/Cmd-C)"
-        return text
+        self.status.value = "the cell is in the box below: select it and copy (Ctrl/Cmd-C)"
 
     def _models_chosen(self, _: Any = None) -> None:
         magic = "compare" if len(self.models.value) > 1 else "llm"
