@@ -129,7 +129,8 @@ class Request:
     tool_choice: str | None = None
     #: The images the messages' image parts name, with their bytes; not part of the key, the
     #: record, equality or repr (the parts carry each image's digest).
-    attachments: tuple[Attachment, ...] = field(default=(), compare=False, repr=False)
+    attachments: tuple[Attachment, ...] = field(default=(), compare=False, repr=False,
+                                                metadata={"recorded": False})
 
     @classmethod
     def from_prompt(cls, provider: str, model: str, prompt: str, **params: Any) -> Request:
@@ -145,8 +146,7 @@ class Request:
             return text
         # The fields as they are (no deep copy: json.dumps writes tuples as lists, as
         # dataclasses.asdict's copies would be; the text, and so the key, is the same).
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.name != "attachments"}
+        fields = {name: getattr(self, name) for name in _RECORDED_FIELDS}
         for name in _LATER_FIELDS:  # unset: keys as before the field existed
             if fields[name] is None:
                 del fields[name]
@@ -157,8 +157,7 @@ class Request:
 
     def as_record(self) -> dict[str, Any]:
         """The request as a JSON-safe dict: what the cache key hashes and a record stores."""
-        data = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.name != "attachments"}
+        data = {name: copy.deepcopy(getattr(self, name)) for name in _RECORDED_FIELDS}
         for name in _LATER_FIELDS:
             if data[name] is None:
                 del data[name]
@@ -167,7 +166,7 @@ class Request:
     @classmethod
     def from_record(cls, data: Any) -> Request:
         """Inverse of :meth:`as_record`; a value of the wrong shape raises ``ValueError``."""
-        if not isinstance(data, dict) or set(data) - _RECORDED:
+        if not isinstance(data, dict) or not set(data).issubset(_RECORDED_FIELDS):
             raise ValueError("a recorded request must be an object of request fields")
         messages, tools = data.get("messages"), data.get("tools", [])
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages) \
@@ -213,8 +212,10 @@ class Request:
                          "keeps only its digest); re-run the cell that attaches it")
 
 
-#: The fields a record holds (every field but the attachments' bytes).
-_RECORDED = frozenset(f.name for f in dataclasses.fields(Request)) - {"attachments"}
+#: The fields a request's key hashes and its record holds: every field not marked
+#: ``metadata={"recorded": False}`` (the attachments' bytes), in declaration order.
+_RECORDED_FIELDS = tuple(f.name for f in dataclasses.fields(Request)
+                        if f.metadata.get("recorded", True))
 
 
 @dataclass

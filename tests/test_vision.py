@@ -217,6 +217,9 @@ def test_a_request_rebuilt_from_its_record_has_the_digest_but_not_the_bytes(engi
     assert rebuilt.cache_key() == request.cache_key() and not rebuilt.attachments
     with pytest.raises(UsageError, match=r"not in memory.*re-run the cell"):
         rebuilt.attachment(request.attachments[0].sha256)
+    assert "attachments" not in request.as_record() and '"attachments"' not in request.canonical()
+    with pytest.raises(ValueError, match="request fields"):  # nor read back from a record
+        Request.from_record({**request.as_record(), "attachments": []})
 
 
 def test_attach_in_llm_and_compare_cells_of_a_real_kernel(fake: FakeLLMServer, tmp_path) -> None:
