@@ -272,7 +272,7 @@ class Engine:
         hit = self._lookup(spec, request, mode)
         if hit is not None:  # whole, at once: live views go straight to the final result
             if schema is not None:
-                hit.error = schema.problem(hit.text, hit.finish_reason)
+                schema.judge(hit)
             yield hit
             return
         if tools is not None:
@@ -312,7 +312,7 @@ class Engine:
         response = received.response()
         response.cache_key = request.cache_key()
         if schema is not None and response.complete and not response.error:
-            response.error = schema.problem(response.text, response.finish_reason)
+            schema.judge(response)
         response.provenance = {**provider.provenance(request), **response.provenance,
                                "memories_magics": __version__,
                                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -135,18 +135,13 @@ def build(plan: Plan, outcomes: Sequence[RowOutcome], *, fmt: str = "markdown",
 def _value_fields(schema: Schema, outcome: RowOutcome, record: dict[str, Any],
                   columns: dict[str, str]) -> dict[str, Any]:
     """The value's fields of an answered row (None for every field of a row without a
-    valid value). An answer read from the cache is checked too: one that no longer matches
-    (the model class's validators changed) is marked failed with why."""
+    valid value): the value the engine or the row runner checked (a cached answer that no
+    longer matches is a failed row)."""
     values: dict[str, Any] = dict.fromkeys(columns.values())
     response = outcome.response
     if record["status"] not in ("done", "cached") or response is None:
         return values
-    checked = schema.check(response.text, response.finish_reason)
-    if not checked.ok:
-        record.update(status="failed", error=schema.problem(response.text,
-                                                            response.finish_reason))
-        return values
-    values.update({columns[f]: v for f, v in value_row(schema, checked.value).items()})
+    values.update({columns[f]: v for f, v in value_row(schema, response.value).items()})
     return values
 
 

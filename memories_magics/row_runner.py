@@ -127,7 +127,9 @@ def run_jobs(engine: Engine, jobs: Sequence[Job], *, concurrency: int, cache: st
     for position, job in enumerate(jobs):
         if job.hit is not None:  # read while planning: settled here, no thread, no request
             engine.record_hit(job.spec, job.hit)
-            _take(outcomes, pending, position, RowOutcome(job, "cached", job.hit, ""), on_settle)
+            if schema is not None:  # as the engine checks a hit it reads itself
+                schema.judge(job.hit)
+            _take(outcomes, pending, position, _finished(job, job.hit), on_settle)
         else:
             lanes.setdefault(job.spec.provider, Lane()).jobs.put(position)
 
@@ -207,9 +209,12 @@ def _take(outcomes: list[RowOutcome | None], pending: set[int], position: int, o
 
 def _finished(job: Job, response: Response) -> RowOutcome:
     """A Response as an outcome: cached, done (complete and cacheable), interrupted, or
-    failed (cut, an error, an empty answer: none of them cached, so a re-run asks again)."""
+    failed (cut, an error, an empty answer: none of them cached, so a re-run asks again; a
+    recorded answer that no longer matches the schema)."""
     if response.interrupted:
         return RowOutcome(job, "interrupted", response, "interrupted before it finished")
+    if response.cached and response.error:
+        return RowOutcome(job, "failed", response, response.error)
     if response.cached:
         return RowOutcome(job, "cached", response, "")
     if response.cacheable:

@@ -112,7 +112,14 @@ class Schema:
 
     def problem(self, text: str, finish_reason: str | None = "stop") -> str | None:
         """Why ``text`` does not match, in one line (None when it does)."""
-        checked = self.check(text, finish_reason)
+        return self._explained(self.check(text, finish_reason))
+
+    def judge(self, response: Response) -> None:
+        """Check ``response`` once: its ``value`` if it matches, else its ``error``."""
+        checked = self.check(response.text, response.finish_reason)
+        response.value, response.error = checked.value, self._explained(checked)
+
+    def _explained(self, checked: Checked) -> str | None:
         if checked.ok:
             return None
         return f"the answer does not match the schema {self.name}: {'; '.join(checked.errors)}"
@@ -235,9 +242,11 @@ def schema_rounds(ask: Callable[[Request], Iterator[Chunk]], request: Request, s
         for chunk in ask(current):
             chunks.append(chunk)
             yield chunk
+        if attempt == retries:  # the last round: the engine checks the answer (once)
+            return
         said = Response.from_chunks(chunks, current, latency_s=None, first_token_s=None)
         problem = schema.problem(said.text, said.finish_reason)
-        if said.finish_reason is None or problem is None or attempt == retries:
+        if said.finish_reason is None or problem is None:
             return
         yield Retry(problem, attempt + 1)
         current = replace(current, messages=(

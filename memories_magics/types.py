@@ -267,6 +267,9 @@ class Response:
     #: memories_magics version, when recorded; for local models the GGUF's sha256
     #: (see :func:`memories_magics.providers.base.Provider.provenance`).
     provenance: dict[str, str] = field(default_factory=dict)
+    #: The validated value of an answer held to a schema (the engine checks it once); never
+    #: recorded: a record keeps the text, and a reader checks it against its own schema.
+    value: Any = field(default=None, compare=False, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -288,7 +291,9 @@ class Response:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (what the cache stores and the MIME bundle carries)."""
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(dataclasses.replace(self, value=None))
+        del data["value"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Response:
@@ -341,7 +346,7 @@ class Response:
 
 
 #: Response's field names, looked up once (a cached run over 10,000 rows reads 10,000 answers).
-_RESPONSE_FIELDS = frozenset(f.name for f in dataclasses.fields(Response))
+_RESPONSE_FIELDS = frozenset(f.name for f in dataclasses.fields(Response)) - {"value"}
 
 
 #: No answer has more tokens than this; a larger count is a server's nonsense, shown as unknown.

@@ -213,3 +213,80 @@ class Mood(BaseModel):
     assert run.error is None, run.error
     assert [r["status"] for r in rows] == ["done"] * 3, [r["error"] for r in rows]
     assert all(isinstance(r["mood"], str) and isinstance(r["confident"], bool) for r in rows)
+
+
+COUNTED = """
+from pydantic import model_validator
+checked = []
+strict = False
+
+class Counted(BaseModel):
+    sentiment: str
+    stars: int
+
+    @model_validator(mode="before")
+    @classmethod
+    def count(cls, data):
+        checked.append(1)
+        if strict and data.get("stars", 0) < 5:
+            raise ValueError("only five stars will do")
+        return data
+"""
+
+
+def test_each_row_is_validated_once_and_a_cached_answer_that_no_longer_matches_fails(
+        env, rows_server) -> None:
+    cell = "%%llm gpt-4o-mini --over reviews --schema Counted -o out\nClassify: {review}"
+    with Kernel(env) as kernel:
+        assert kernel.run(SETUP + COUNTED).error is None
+        first = kernel.run(cell)
+        asked_once = kernel.run("print(len(checked))").stdout.strip()
+        assert kernel.run("checked.clear(); strict = True").error is None
+        again = kernel.run(cell)
+        frame = kernel.frame()
+        checked_again = kernel.run("print(len(checked))").stdout.strip()
+    assert first.error is None and again.error is None
+    assert asked_once == "4", "one validation per row, not one per step of the row's way"
+    assert checked_again == "4", "the re-run checks each cached answer once"
+    assert len(rows_server.requests) == 4, "nothing asked again"
+    by_review = {r["review"]: r for r in frame}
+    assert by_review["good A"]["status"] == "cached" and by_review["good A"]["stars"] == 5
+    bad = by_review["bad B"]
+    assert bad["status"] == "failed" and bad["stars"] is None
+    assert "only five stars will do" in str(bad["error"]), "the recorded answer fails, with why"
+    assert "2 cached · 2 failed" in again.result["text/plain"]
+
+
+def test_a_recorded_answer_found_mid_run_that_fails_the_schema_is_a_failed_row(
+        env, rows_server, monkeypatch) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    from pydantic import BaseModel, model_validator
+
+    from memories_magics.config import Config
+    from memories_magics.engine import Engine
+    from memories_magics.over import Job
+    from memories_magics.row_runner import run_jobs
+    from memories_magics.schema import make_schema
+
+    strict = []
+
+    class Stars(BaseModel):
+        stars: int
+
+        @model_validator(mode="after")
+        def five(self) -> Stars:
+            if strict and self.stars < 5:
+                raise ValueError("only five stars will do")
+            return self
+
+    engine = Engine(Config.load())
+    spec, schema = engine.model("gpt-4o-mini"), make_schema(Stars)
+    request = engine.request(spec, "Classify: bad B", schema=schema)
+    assert engine.run(spec, request, cache="use", schema=schema).error is None  # recorded
+    strict.append(True)  # the validators changed; the JSON schema, so the key, did not
+    [outcome] = run_jobs(engine, [Job(0, spec, request)], concurrency=1, cache="use",
+                         schema=schema)  # not read while planning: the engine finds the hit
+    assert outcome.response is not None and outcome.response.cached
+    assert outcome.state == "failed" and "only five stars will do" in outcome.error
+    assert len(rows_server.requests) == 1, "not asked again"
