@@ -148,8 +148,6 @@ class ResponseCache:
         self._timer: threading.Timer | None = None
         #: The keys this process asked for or recorded (what ``prune`` keeps).
         self.asked: set[str] = set()
-        #: Per key, the record whose request was found to match it (re-checked if reloaded).
-        self._verified: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     # -- reading -------------------------------------------------------------------------
@@ -171,13 +169,14 @@ class ResponseCache:
     def _where(self, record_file: RecordFile) -> str:
         return f"{shown_path(record_file.path.parent)}/"
 
-    def _find(self, key: str) -> dict[str, Any] | None:
+    def _find(self, key: str) -> tuple[RecordFile, dict[str, Any]] | None:
+        """The file holding ``key``'s record, and the record."""
         with self._lock:
             for record_file in (self._file, *self._others):
                 if key not in record_file.records:
                     self._load(record_file)
                 if key in record_file.records:
-                    return record_file.records[key]
+                    return record_file, record_file.records[key]
         return None
 
     def get(self, request: Request, *, strict: bool = False) -> Response | None:
@@ -187,27 +186,31 @@ class ResponseCache:
         miss while some line of the record could not be read."""
         key = request.cache_key()
         self.asked.add(key)
-        record = self._find(key)
-        if record is None:
-            if strict:
-                self._explain_miss()
-            return None
-        try:
-            if self._verified.get(key) is not record:  # checked once per record (reloads too)
-                if _canonical(record["request"]) != request.canonical():
-                    raise ValueError("its request does not match its key (edited by hand?)")
-                self._verified[key] = record
-            response = Response.from_dict({**{k: record[k] for k in ANSWER_FIELDS if k in record},
-                                           "model": request.model, "provider": request.provider})
-        except (ValueError, TypeError, RecursionError) as exc:
-            message = (f"the recorded answer for this prompt in {shown_path(self.directory)} "
-                       f"is unreadable ({exc}); record it again with --cache refresh")
-            if strict:
-                raise CacheError(message) from None
-            if message not in self._warned:
-                self._warned.add(message)
-                warnings.warn(f"memories_magics: {message}", stacklevel=3)
-            return None
+        with self._lock:  # a reload between finding and checking would mark the wrong record
+            found = self._find(key)
+            if found is None:
+                if strict:
+                    self._explain_miss()
+                return None
+            record_file, record = found
+            try:
+                if key not in record_file.verified:  # once per record as read (reloads too)
+                    if _canonical(record["request"]) != request.canonical():
+                        raise ValueError("its request does not match its key (edited by hand?)")
+                    record_file.verified.add(key)
+                response = Response.from_dict({**{k: record[k] for k in ANSWER_FIELDS
+                                                  if k in record},
+                                               "model": request.model,
+                                               "provider": request.provider})
+            except (ValueError, TypeError, RecursionError) as exc:
+                message = (f"the recorded answer for this prompt in {shown_path(self.directory)}"
+                           f" is unreadable ({exc}); record it again with --cache refresh")
+                if strict:
+                    raise CacheError(message) from None
+                if message not in self._warned:
+                    self._warned.add(message)
+                    warnings.warn(f"memories_magics: {message}", stacklevel=3)
+                return None
         response.cached = True
         response.cache_key = record["key"]
         return response

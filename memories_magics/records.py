@@ -79,6 +79,9 @@ class RecordFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: dict[str, dict[str, Any]] = {}
+        #: The keys whose record's request was found to match them (a record read again,
+        #: or the file replaced, is checked again).
+        self.verified: set[str] = set()
         #: ``"records.jsonl line N: why"`` for each line that is not a record.
         self.problems: list[str] = []
         self._identity: tuple[int, int] | None = None
@@ -86,7 +89,7 @@ class RecordFile:
         self._line = 0
 
     def _reset(self, identity: tuple[int, int] | None = None) -> None:
-        self.records, self.problems = {}, []
+        self.records, self.verified, self.problems = {}, set(), []
         self._identity, self._offset, self._line = identity, 0, 0
 
     def refresh(self, complete: bool = False) -> None:
@@ -119,14 +122,18 @@ class RecordFile:
             except ValueError as exc:
                 self.problems.append(f"{self.path.name} line {self._line}: {exc}")
                 continue
-            self.records[record["key"]] = record
+            self._index(record)
         self._offset += end
         try:  # a last line without its newline: complete (edited by hand), or being written
             tail = parse(data[end:]) if data[end:].strip() else None
         except ValueError:
             tail = None  # read again, whole, once its writer ends it
         if tail is not None:
-            self.records[tail["key"]] = tail
+            self._index(tail)
+
+    def _index(self, record: dict[str, Any]) -> None:
+        self.records[record["key"]] = record
+        self.verified.discard(record["key"])
 
     def append(self, line: str) -> None:
         """Add one line under the lock, after a newline if the file lacks its last one."""

@@ -554,3 +554,35 @@ def test_the_committed_records_are_text_and_replay_writes_none_of_them() -> None
         keys = [json.loads(line)["key"] for line in lines]
         assert keys == sorted(set(keys)), f"{folder.name}: sorted, one line per answer"
     assert "write_bytes" not in (NOTEBOOKS / "conftest.py").read_text()
+
+
+def test_a_reloaded_record_is_checked_again_and_the_old_records_are_let_go(
+        tmp_path: Path) -> None:
+    import tracemalloc
+
+    directory = tmp_path / "cache"
+    writer = ResponseCache(directory)
+    requests = [_request(f"long {i}") for i in range(20)]
+    for request in requests:
+        assert writer.put(request, Response("x" * 100_000, "m", "openai", "stop", Usage(1, 1)))
+    writer.compact()
+    tracemalloc.start()
+    try:
+        reader = ResponseCache(directory)
+        assert all(reader.get(r) is not None for r in requests)  # every record checked
+        loaded = tracemalloc.get_traced_memory()[0]
+        assert writer.prune(frozenset(r.cache_key() for r in requests[1:])) == 19  # elsewhere
+        assert reader.get(_request("never recorded")) is None  # a miss reloads the file
+        assert reader.get(requests[1]) is None, "pruned elsewhere: a miss after the reload"
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after < loaded / 4, "the reader holds none of the records it read before the reload"
+    from memories_magics.records import replace
+
+    record = json.loads(_lines(directory)[0])
+    record["request"]["messages"][0]["content"] = "planted"  # by another process, as it does
+    replace(directory / RECORDS_NAME, json.dumps(record).encode() + b"\n")
+    assert reader.get(_request("never recorded")) is None  # reloads the replaced file
+    with pytest.warns(UserWarning, match="does not match its key"):
+        assert reader.get(requests[0]) is None, "a record read again is checked again"
