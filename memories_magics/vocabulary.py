@@ -20,3 +20,6 @@ RESULT_MIME: str = VOCABULARY["mime"]["result"]
 COMPARE_MIME: str = VOCABULARY["mime"]["compare"]
 ROW_STATES: tuple[str, ...] = tuple(VOCABULARY["row_states"])
 INSERT_CELL_COMM: str = VOCABULARY["comms"]["insert_cell"]
+#: How much of a ``--schema`` value its tables show: rows per table, nesting levels (deeper
+#: parts as compact JSON) and characters per leaf (the kernel's HTML and the extension alike).
+VALUE_TABLE: dict[str, int] = VOCABULARY["value_table"]

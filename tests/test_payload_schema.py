@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import BaseModel
 
 from memories_magics.compare import CompareResult, ModelOutcome, summarise
 from memories_magics.config import ModelSpec
@@ -16,6 +17,7 @@ from memories_magics.display.compare_view import compare_bundle
 from memories_magics.display.render import result_bundle
 from memories_magics.display.safe import MAX_DISPLAY_CHARS
 from memories_magics.result import LLMResult
+from memories_magics.schema import Schema, make_schema
 from memories_magics.types import Request, Response, ToolCall, ToolStep, Usage
 from memories_magics.vocabulary import COMPARE_MIME, RESULT_MIME, VOCABULARY
 
@@ -34,14 +36,25 @@ def validate(payload: Any, definition: str) -> None:
     jsonschema.validate(json.loads(json.dumps(payload)), SCHEMA, cls=jsonschema.Draft7Validator)
 
 
+class City(BaseModel):
+    name: str
+    population: int
+
+
 def answer(text: str = "Hello **world**.", spec: ModelSpec = LOCAL, fmt: str = "markdown",
-           **response: Any) -> LLMResult:
+           schema: Schema | None = None, **response: Any) -> LLMResult:
     fields: dict[str, Any] = {"finish_reason": "stop", "usage": Usage(9, 33), "latency_s": 2.81,
                               "first_token_s": 0.95, "cache_key": "ab12", **response}
     note = fields.pop("note", "")
     request = Request.from_prompt(spec.provider, spec.name, "Say hello.", max_tokens=30, seed=1)
     return LLMResult(Response(text, spec.name, spec.provider, **fields), spec, request, fmt,
-                     note=note)
+                     note=note, schema=schema)
+
+
+CITIES = make_schema(list[City], "list[City]")
+DEEP: dict[str, Any] = {"leaf": "<b>x</b>"}
+for _ in range(30):
+    DEEP = {"d": DEEP}
 
 
 STEPS = [ToolStep(ToolCall("1", "get_weather", {"city": "Paris"}), "21 C in Paris"),
@@ -60,6 +73,14 @@ RESULTS = {
     **{f"format {fmt}": answer('```json\n{"a": 1}\n```', fmt=fmt)
        for fmt in VOCABULARY["formats"]},
     "bad json": answer("nope", fmt="json"),
+    "schema": answer('{"name": "Paris", "population": 2102650}', schema=make_schema(City)),
+    "schema invalid": answer('{"name": "Paris", "population": "many"}', fmt="json",
+                             schema=make_schema(City)),
+    "schema huge": answer(json.dumps({"items": [{"name": "<script>" + "x" * 5_000,
+                                                 "population": i} for i in range(1_000)]}),
+                          schema=CITIES),
+    "schema deep": answer(json.dumps({"a": DEEP, "nan": 1}), schema=make_schema(
+        {"type": "object"}, "anything")),
 }
 
 
@@ -67,6 +88,36 @@ RESULTS = {
 def test_result_bundles_validate(name: str) -> None:
     bundle = result_bundle(RESULTS[name])
     validate(bundle[RESULT_MIME], "result")
+
+
+def test_schema_answers_carry_the_value_bounded_or_the_errors() -> None:
+    def part(name: str) -> dict[str, Any]:
+        payload: dict[str, Any] = result_bundle(RESULTS[name])[RESULT_MIME]["schema"]
+        return payload
+
+    assert result_bundle(RESULTS["plain"])[RESULT_MIME]["schema"] is None
+    assert part("schema") == {"name": "City", "ok": True, "cut": False, "errors": [],
+                              "value": {"name": "Paris", "population": 2102650}}
+    invalid = part("schema invalid")
+    assert (invalid["ok"], invalid["value"], len(invalid["errors"])) == (False, None, 1)
+    assert "population" in invalid["errors"][0]
+    huge = part("schema huge")
+    limits = VOCABULARY["value_table"]
+    assert huge["cut"] and len(huge["value"]) == limits["max_rows"]
+    assert huge["value"][0]["name"] == "<script>" + "x" * (limits["max_leaf_chars"] - 8)
+    node = part("schema deep")["value"]["a"]
+    for _ in range(limits["max_depth"] - 1):
+        node = node["d"]
+    assert isinstance(node, str) and node.startswith('{"d": {"d"')  # compact JSON, cut
+    assert len(node) <= limits["max_leaf_chars"]
+
+
+def test_schema_values_bound_what_json_cannot_hold() -> None:
+    from memories_magics.display.value_view import bounded
+
+    assert bounded({"x": float("nan"), "y": [float("inf")], 3: "\ud800"}) == (
+        {"x": "nan", "y": ["inf"], "3": "\ufffd"}, False)
+    json.dumps(bounded({"x": float("-inf")})[0], allow_nan=False)
 
 
 def kinds(result: LLMResult) -> dict[str, str]:

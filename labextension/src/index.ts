@@ -36,6 +36,7 @@ export * from './payload';
 export * from './diff';
 export * from './safe';
 export * from './render';
+export * from './value';
 export * from './widgets';
 export * from './commands';
 export * from './cellComm';

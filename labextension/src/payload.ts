@@ -14,6 +14,7 @@ import type {
   Parameters,
   Provenance,
   ResultPayload,
+  SchemaValue,
   ToolStep
 } from './payload.types';
 import {
@@ -33,7 +34,7 @@ import {
 } from './vocabulary';
 
 export { COMPARE_MIME, RESULT_MIME, FORMATS };
-export type { AnswerFormat, FooterItem, ToolStep };
+export type { AnswerFormat, FooterItem, SchemaValue, ToolStep };
 
 /** A result, or a %%compare column (whose `error` says why its model failed). */
 export type IResult = Omit<ResultPayload, 'error'> & { error: string | null };
@@ -135,8 +136,21 @@ export function readResult(value: unknown): IResult {
     tools_replayed: data.tools_replayed === true,
     tool_steps: list(data.tool_steps, toolStep),
     provenance: provenance(data.provenance),
+    schema: schemaValue(data.schema),
     error: str(data.error)
   };
+}
+
+/** A --schema answer's value or errors (null without --schema, or when unreadable). */
+function schemaValue(value: unknown): SchemaValue | null {
+  const data = dict(value);
+  const name = str(data.name);
+  if (name === null) {
+    return null;
+  }
+  const errors = list(data.errors, str);
+  const ok = data.ok === true && errors.length === 0;
+  return { name, ok, value: ok ? data.value ?? null : null, cut: data.cut === true, errors };
 }
 
 /** The provenance's text fields (saved before provenance existed: none). */

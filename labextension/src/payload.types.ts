@@ -40,6 +40,7 @@ export interface ResultPayload {
   tools_replayed: boolean;
   tool_steps: ToolStep[];
   provenance: Provenance;
+  schema: null | SchemaValue;
   /**
    * Inside a compare payload: null for a model that answered.
    */
@@ -120,6 +121,28 @@ export interface Provenance {
    * The earlier cache format the record was converted from.
    */
   converted_from?: string;
+}
+/**
+ * A --schema answer checked: the validated value as plain JSON, bounded for display by vocabulary.json's value_table (at most max_rows items per list or object, containers below max_depth levels as compact JSON text, keys and strings cut to max_leaf_chars; cut says something was left out: .value has it all), or the validation errors.
+ */
+export interface SchemaValue {
+  /**
+   * The schema as the notebook named it (City, list[City]).
+   */
+  name: string;
+  /**
+   * True when the answer matched; then errors is empty.
+   */
+  ok: boolean;
+  /**
+   * The validated value (null when it did not match): any JSON.
+   */
+  value: unknown;
+  cut: boolean;
+  /**
+   * One line per validation error.
+   */
+  errors: string[];
 }
 /**
  * application/vnd.memories-magics.compare+json: every model's column, the aggregate and the diff of two answers (columns, prompt, aggregate text and diff all cut for display like %%llm's answers).

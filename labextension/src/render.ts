@@ -5,9 +5,11 @@
  */
 
 import { DIFF_MODES, DiffOp, diffTexts } from './diff';
+import { h } from './dom';
 import { ICompare, IResult, detailsTitle, extractCode, parseJsonAnswer } from './payload';
 import type { FooterItem } from './payload.types';
 import { renderSafeHtml, renderSafeMarkdown } from './safe';
+import { renderSchemaAnswer } from './value';
 import type { DiffMode, FooterKind } from './vocabulary';
 
 /** What the renderers may ask of the application (absent in tests or outside a notebook). */
@@ -50,32 +52,6 @@ export const CSS = {
   tools: 'jp-MemoriesMagics-tools',
   winner: 'jp-mod-winner'
 };
-
-type Child = Node | string | null | undefined | false;
-
-/** Create an element with classes and children (strings become text nodes). */
-function h(
-  doc: Document,
-  tag: string,
-  className?: string,
-  children: Child[] = [],
-  attrs: Record<string, string> = {}
-): HTMLElement {
-  const el = doc.createElement(tag);
-  if (className) {
-    el.className = className;
-  }
-  for (const [name, value] of Object.entries(attrs)) {
-    el.setAttribute(name, value);
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) {
-      continue;
-    }
-    el.append(typeof child === 'string' ? doc.createTextNode(child) : child);
-  }
-  return el;
-}
 
 /** A small button that runs `onClick` and briefly shows `done` as its label. */
 function actionButton(
@@ -131,6 +107,11 @@ export function copyableText(result: IResult): string {
 /** Render the answer itself (by format) into a new element. */
 export function renderAnswer(doc: Document, result: IResult): HTMLElement {
   const text = result.text;
+  if (result.schema) {
+    const answer = renderSchemaAnswer(doc, result.schema, text, result.cached);
+    answer.classList.add(CSS.answer, 'jp-RenderedHTMLCommon');
+    return answer;
+  }
   if (!text.trim()) {
     return h(doc, 'div', `${CSS.answer} ${CSS.empty}`, ['(empty answer)']);
   }

@@ -25,6 +25,9 @@ export const AGGREGATION_METHODS = vocabulary.aggregation_methods as AggregateMe
 export const DIFF_MODES = vocabulary.diff_modes as DiffMode[];
 export const DIFF_OPS = vocabulary.diff_ops as DiffOpName[];
 export const CACHE_MODES: string[] = vocabulary.cache_modes;
+/** How much of a --schema value its tables show (the kernel's HTML shows the same). */
+export const VALUE_TABLE: { max_rows: number; max_depth: number; max_leaf_chars: number } =
+  vocabulary.value_table;
 
 /** The provenance fields the payload schema declares (the extension shows no others). */
 export const PROVENANCE_FIELDS: readonly string[] = Object.keys(

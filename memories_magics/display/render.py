@@ -40,7 +40,7 @@ def result_json(result: Any) -> dict[str, Any]:
     response, request = result.response, result.request
     text, cut = displayable(response.text)
     items = footer_items(result) + ([cut_item(len(text), len(response.text))] if cut else [])
-    return {
+    payload: dict[str, Any] = {
         "text": text, "truncated": cut, "full_length": len(response.text),
         "format": result.format, "model": result.label,
         "model_id": response.model_id, "provider": response.provider,
@@ -60,7 +60,13 @@ def result_json(result: Any) -> dict[str, Any]:
                        for s in result.tool_steps],
         "provenance": {k: displayable(v)[0] for k, v in response.provenance.items()
                        if k in provenance_fields()},
+        "schema": None,
     }
+    if result.schema is not None:
+        from .value_view import schema_payload
+
+        payload["schema"] = schema_payload(result)
+    return payload
 
 
 @cache

@@ -4,26 +4,74 @@ validation errors in one block above the raw answer.
 
 Values come from the model, so every key and leaf is text made displayable and escaped, and
 the whole fragment goes through the same allow-list cleaner as model Markdown. Tables are
-bounded (:data:`MAX_ROWS` rows, :data:`MAX_DEPTH` levels; deeper parts show as JSON).
+bounded (:data:`MAX_ROWS` rows, :data:`MAX_DEPTH` levels; deeper parts show as JSON), by the
+limits vocabulary.json declares for the JupyterLab extension too, which draws the same tables
+from :func:`schema_payload` (the value bounded the same way, never HTML).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from ..schema import plain
+from ..vocabulary import VALUE_TABLE
 from .safe import clean_html, code_html, displayable, escape_html
 
 #: Rows shown per table (the value itself keeps them all).
-MAX_ROWS = 200
+MAX_ROWS = VALUE_TABLE["max_rows"]
 #: Nesting shown as tables; deeper values are shown as compact JSON.
-MAX_DEPTH = 4
+MAX_DEPTH = VALUE_TABLE["max_depth"]
+#: Characters shown of each key and leaf.
+MAX_LEAF_CHARS = VALUE_TABLE["max_leaf_chars"]
+
+
+def _leaf_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return displayable(text, MAX_LEAF_CHARS)[0]
 
 
 def _leaf(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return escape_html(displayable(text, 2_000)[0])
+    return escape_html(_leaf_text(value))
+
+
+def bounded(value: Any, depth: int = 0) -> tuple[Any, bool]:
+    """``value`` (plain JSON data) as the extension is sent it, and whether anything was left
+    out: at most :data:`MAX_ROWS` items per list or object, containers below
+    :data:`MAX_DEPTH` levels as compact JSON text, keys and strings made displayable and cut,
+    non-finite numbers as text (JSON has none)."""
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        return _leaf_text(value), True
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        cut = len(value) > MAX_ROWS
+        for key, item in list(value.items())[:MAX_ROWS]:
+            out[_leaf_text(str(key))], inner = bounded(item, depth + 1)
+            cut = cut or inner
+        return out, cut
+    if isinstance(value, list):
+        pairs = [bounded(item, depth + 1) for item in value[:MAX_ROWS]]
+        return [v for v, _ in pairs], len(value) > MAX_ROWS or any(c for _, c in pairs)
+    if isinstance(value, str):
+        return displayable(value, MAX_LEAF_CHARS)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value), False
+    if value is None or isinstance(value, (bool, int, float)):
+        return value, False
+    return _leaf_text(str(value)), False
+
+
+def schema_payload(result: Any) -> dict[str, Any] | None:
+    """The ``schema`` of a result payload (None without ``--schema``): the schema's name, the
+    validated value bounded for display (None when the answer does not match), whether part
+    of it was left out, and the validation errors (empty when it matched)."""
+    checked = result.checked
+    if checked is None:
+        return None
+    value, cut = bounded(plain(checked.value)) if checked.ok else (None, False)
+    return {"name": displayable(result.schema.name)[0], "ok": checked.ok, "value": value,
+            "cut": cut, "errors": [displayable(e)[0] for e in checked.errors]}
 
 
 def _records(value: list[Any]) -> list[str] | None:

@@ -41,6 +41,7 @@ export function resultPayload(overrides: Record<string, unknown> = {}): Record<s
     tools_replayed: false,
     tool_steps: [],
     provenance: { sdk: 'llama-cpp-python 0.3.36', recorded_at: '2026-12-02T12:00:00Z' },
+    schema: null,
     ...overrides
   };
 }
@@ -103,7 +104,7 @@ export function comparePayload(overrides: Record<string, unknown> = {}): Record<
   };
 }
 
-const ajv = new Ajv({ strictTuples: false }).addSchema(schema);
+const ajv = new Ajv({ strictTuples: false }).addKeyword('tsType').addSchema(schema);
 
 /** The schema's errors for a payload ('' when it is valid). */
 export function schemaErrors(definition: 'result' | 'compare', payload: unknown): string {
