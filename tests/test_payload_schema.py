@@ -95,7 +95,7 @@ def test_schema_answers_carry_the_value_bounded_or_the_errors() -> None:
         payload: dict[str, Any] = result_bundle(RESULTS[name])[RESULT_MIME]["schema"]
         return payload
 
-    assert result_bundle(RESULTS["plain"])[RESULT_MIME]["schema"] is None
+    assert "schema" not in result_bundle(RESULTS["plain"])[RESULT_MIME]
     assert part("schema") == {"name": "City", "ok": True, "cut": False, "errors": [],
                               "value": {"name": "Paris", "population": 2102650}}
     invalid = part("schema invalid")

@@ -37,7 +37,10 @@ export { COMPARE_MIME, RESULT_MIME, FORMATS };
 export type { AnswerFormat, FooterItem, SchemaValue, ToolStep };
 
 /** A result, or a %%compare column (whose `error` says why its model failed). */
-export type IResult = Omit<ResultPayload, 'error'> & { error: string | null };
+export type IResult = Omit<ResultPayload, 'error' | 'schema'> & {
+  error: string | null;
+  schema: SchemaValue | null;
+};
 
 export type IAggregate = Aggregate;
 export type IDiff = Diff;

@@ -40,7 +40,7 @@ export interface ResultPayload {
   tools_replayed: boolean;
   tool_steps: ToolStep[];
   provenance: Provenance;
-  schema: null | SchemaValue;
+  schema?: SchemaValue;
   /**
    * Inside a compare payload: null for a model that answered.
    */
@@ -123,7 +123,7 @@ export interface Provenance {
   converted_from?: string;
 }
 /**
- * A --schema answer checked: the validated value as plain JSON, bounded for display by vocabulary.json's value_table (at most max_rows items per list or object, containers below max_depth levels as compact JSON text, keys and strings cut to max_leaf_chars; cut says something was left out: .value has it all), or the validation errors.
+ * Only with --schema.
  */
 export interface SchemaValue {
   /**

@@ -60,12 +60,11 @@ def result_json(result: Any) -> dict[str, Any]:
                        for s in result.tool_steps],
         "provenance": {k: displayable(v)[0] for k, v in response.provenance.items()
                        if k in provenance_fields()},
-        "schema": None,
     }
     if result.schema is not None:
         from .value_view import schema_payload
 
-        payload["schema"] = schema_payload(result)
+        payload["schema"] = schema_payload(result)  # only with --schema
     return payload
 
 

@@ -62,13 +62,11 @@ def bounded(value: Any, depth: int = 0) -> tuple[Any, bool]:
     return _leaf_text(str(value)), False
 
 
-def schema_payload(result: Any) -> dict[str, Any] | None:
-    """The ``schema`` of a result payload (None without ``--schema``): the schema's name, the
+def schema_payload(result: Any) -> dict[str, Any]:
+    """The ``schema`` of a ``--schema`` result's payload: the schema's name, the
     validated value bounded for display (None when the answer does not match), whether part
     of it was left out, and the validation errors (empty when it matched)."""
     checked = result.checked
-    if checked is None:
-        return None
     value, cut = bounded(plain(checked.value)) if checked.ok else (None, False)
     return {"name": displayable(result.schema.name)[0], "ok": checked.ok, "value": value,
             "cut": cut, "errors": [displayable(e)[0] for e in checked.errors]}

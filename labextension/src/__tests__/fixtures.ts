@@ -41,7 +41,6 @@ export function resultPayload(overrides: Record<string, unknown> = {}): Record<s
     tools_replayed: false,
     tool_steps: [],
     provenance: { sdk: 'llama-cpp-python 0.3.36', recorded_at: '2026-12-02T12:00:00Z' },
-    schema: null,
     ...overrides
   };
 }

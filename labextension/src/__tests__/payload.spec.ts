@@ -18,8 +18,9 @@ describe('readResult', () => {
       'cost'
     ]);
     expect(r.error).toBeNull();
-    // What it read is a valid payload again (an error column aside).
-    const { error: _none, ...rest } = r;
+    // What it read is a valid payload again (an error column and the absent schema aside).
+    expect(r.schema).toBeNull();
+    const { error: _none, schema: _absent, ...rest } = r;
     expect(schemaErrors('result', rest)).toBe('');
   });
 
