@@ -328,6 +328,50 @@ def test_panel_runs_from_clicks(page) -> None:
     panel.screenshot(path=str(ARTIFACTS / "panel.png"))
 
 
+CITY_CLASS = ("from pydantic import BaseModel\n\nclass City(BaseModel):\n    name: str\n"
+              "    country: str\n    population: int")
+CITY = {"name": "<b>Paris</b>", "country": "France", "population": 2102650}
+
+
+def test_schema_answer_is_a_table(page, provider: FakeLLMServer) -> None:
+    """A --schema cell run in JupyterLab: our renderer draws the validated value as a
+    field/value table (model text as text), the raw JSON folded away under it. (The two cells
+    are removed again: the saved-notebook tests count the notebook's own outputs.)"""
+    _wait_for_outputs(page)
+    provider.script(Reply(text=json.dumps(CITY)))
+    sources = [CITY_CLASS, "%%llm openai:gpt-4o-mini --schema City\nDescribe Paris."]
+    first = page.evaluate("""(sources) => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        const cells = nb.model.sharedModel; const n = cells.cells.length;
+        sources.forEach((source, i) => cells.insertCell(n + i, {cell_type: 'code', source}));
+        nb.activeCellIndex = n;
+        return window.jupyterapp.commands.execute('notebook:run-all-below').then(() => n); }""",
+                          sources)
+    try:
+        _check_schema_table(page)
+    finally:
+        page.evaluate("(n) => window.jupyterapp.shell.currentWidget.content.model.sharedModel"
+                      ".deleteCellRange(n, n + 2)", first)
+
+
+def _check_schema_table(page) -> None:
+    cell = page.locator(".jp-Notebook .jp-Cell").last
+    table = cell.locator(".jp-MemoriesMagics-schema table.jp-MemoriesMagics-valueTable")
+    table.wait_for()
+    rows = table.evaluate("t => Array.from(t.querySelectorAll('tr'),"
+                          " tr => Array.from(tr.children, c => c.textContent))")
+    assert rows == [["name", "<b>Paris</b>"], ["country", "France"], ["population", "2102650"]]
+    assert table.locator("b").count() == 0
+    raw = cell.locator("details.jp-MemoriesMagics-raw")
+    assert raw.get_attribute("open") is None
+    assert raw.locator("summary").inner_text() == "raw JSON"
+    assert json.loads(raw.locator("pre").text_content()) == CITY
+    assert "gpt-4o-mini" in cell.locator(".jp-MemoriesMagics-footer").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    cell.screenshot(path=str(ARTIFACTS / "lab-schema.png"))
+    assert not PAGE_ERRORS, PAGE_ERRORS
+
+
 def test_commands_and_dark_theme(page) -> None:
     _wait_for_outputs(page)
     commands = ["memories-magics:insert-llm-cell", "memories-magics:insert-compare-cell",
