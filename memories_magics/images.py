@@ -94,11 +94,28 @@ def prompt_with_images(text: str, namespace: dict[str, Any], attach: str | None 
     return Prompt(tuple(parts))
 
 
+def with_images(text: str, images: Any) -> str | Prompt:
+    """The Python API's prompt: ``text`` after ``images`` (a list of what ``--attach``
+    accepts, each named ``images[i]``), or the text alone when the list is empty."""
+    if images is None or isinstance(images, (str, bytes, Path)) or is_image(images) or \
+            not isinstance(images, Sequence):
+        raise UsageError(f"images= takes a list of images, e.g. images=[fig], not a "
+                         f"{type(images).__name__}")
+    if not images:
+        return text
+    return Prompt((*(picture(value, f"images[{i}]") for i, value in enumerate(images)), text))
+
+
+def _where(name: str) -> str:
+    """How an error names an image: ``--attach fig``, ``{fig}`` or ``images[0]``."""
+    return name if name.startswith(("{", "images[")) else f"--attach {name}"
+
+
 def picture(value: Any, name: str) -> Picture:
     """``value`` read as an image; anything else is one line naming it and what is accepted."""
     from PIL import Image
 
-    where = f"--attach {name}" if not name.startswith("{") else name
+    where = _where(name)
     if isinstance(value, Image.Image):
         return Picture(name, _normalised(_checked_size(value, where), where))
     if type(value).__module__.startswith("matplotlib") and hasattr(value, "savefig"):
@@ -219,7 +236,7 @@ def encode(picture: Picture, limits: ImageLimits, provider: str) -> Attachment:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     png = buffer.getvalue()
-    where = f"--attach {picture.name}" if not picture.name.startswith("{") else picture.name
+    where = _where(picture.name)
     if len(png) > limits.max_bytes:
         raise UsageError(f"{where}: {len(png) / 1e6:.1f} MB as a PNG of {image.width}×"
                          f"{image.height}, over {provider}'s {limits.max_bytes / 1e6:g} MB per "

@@ -285,3 +285,47 @@ def test_thumbnails_of_what_was_sent_are_above_the_answer_and_inert(engine, fake
         assert max(Image.open(io.BytesIO(base64.b64decode(match.group(1)))).size) <= 96
     assert "evil.example" not in "".join(str(i) for i in parser.images)
     assert bundle["text/plain"].startswith("[sent 2 images: {a} (400×400), {b} (20×20)]")
+
+
+def test_the_python_api_sends_images_and_caches_them_by_digest(engine, fake) -> None:
+    from memories_magics import LoadModel
+
+    model = LoadModel("openai", "api", "gpt-4o-mini", engine=engine)
+    first = model.get_response("Describe it.", images=[square("red"), png(square("blue", 32))])
+    assert first["text"] == "Hello from the fake server." and not first["cached"]
+    body = fake.requests[-1].body
+    content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+    assert [p["type"] for p in content] == ["image_url", "image_url", "text"]
+    assert content[-1]["text"] == "Describe it."
+    assert [(i.size, i.getpixel((0, 0))) for i in sent_images(body)] == \
+        [((64, 64), (255, 0, 0)), ((32, 32), (0, 0, 255))]
+    again = model.get_response("Describe it.", images=[square("red"), square("blue", 32)])
+    other = model.get_response("Describe it.", images=[square("red")])
+    assert (again["cached"], other["cached"]) == (True, False)
+    assert len(fake.requests) == 2
+    assert model.get_response("Describe it.", images=[])["text"]  # no images: the text alone
+    assert "image_url" not in json.dumps(fake.requests[-1].body)
+
+
+@pytest.mark.parametrize("images,message", [
+    (square("red"), "images= takes a list of images, e.g. images=[fig], not a Image"),
+    ("photo.png", "images= takes a list of images, e.g. images=[fig], not a str"),
+    ([b"not an image"], "images[0] is not a PNG, JPEG, GIF or WebP image"),
+    ([square("red"), {"a": 1}], "images[1] is a dict, not an image"),
+])
+def test_bad_images_in_the_python_api_are_one_line(engine, fake, images, message) -> None:
+    from memories_magics import LoadModel
+
+    model = LoadModel("openai", "api", "gpt-4o-mini", engine=engine)
+    with pytest.raises(UsageError) as caught:
+        model.get_response("Describe it.", images=images)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert not fake.requests
+
+
+def test_the_python_api_refuses_images_for_a_model_that_can_not_see(engine) -> None:
+    from memories_magics import LoadModel
+
+    with pytest.raises(UsageError, match="can't see images"):
+        LoadModel("local", "local", "smollm2", engine=engine).get_response(
+            "Describe it.", images=[square("red")])

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -74,20 +74,26 @@ class LoadModel:
         return self.spec.model_id
 
     def complete(self, prompt: str, *, schema: Any = None, retries: int = 0,
-                 **params: Any) -> Response:
+                 images: Sequence[Any] = (), **params: Any) -> Response:
         """The full :class:`~memories_magics.types.Response` (system, temperature, top_p,
         max_tokens, seed, logprobs as keyword arguments). With ``schema`` (a pydantic model
         class, ``list[Model]`` or a JSON-schema dict) the answer is held to it and checked;
-        one that does not match has an ``error`` and is not cached; ``retries`` re-asks."""
+        one that does not match has an ``error`` and is not cached; ``retries`` re-asks.
+        ``images`` (what ``--attach`` takes: PIL images, figures, arrays, bytes, paths) are
+        sent before the prompt, and are part of the cache key by their digests."""
+        from ..images import with_images
+
         held = None if schema is None else make_schema(schema)
-        request = self.engine.request(self.spec, prompt, schema=held, **params)
+        request = self.engine.request(self.spec, with_images(prompt, images), schema=held,
+                                      **params)
         return self.engine.run(self.spec, request, cache=self.cache, stream=False,
                                provider=self._provider, schema=held,
                                retries=OPTIONS["retries"].check(retries) or 0)
 
     def get_response(self, prompt: str, *, schema: Any = None, retries: int = 0,
-                     **params: Any) -> dict[str, Any]:
-        """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``.
+                     images: Sequence[Any] = (), **params: Any) -> dict[str, Any]:
+        """The answer as the seed's dict: ``{"text": ..., "model": ..., "usage": ...}``;
+        ``images=[fig, photo]`` shows the model images first (see :meth:`complete`).
         With ``schema``, ``"value"`` is the validated object (None if the answer does not
         match) and ``"error"`` says why not:
 
@@ -96,7 +102,8 @@ class LoadModel:
         City(name='Lima', country='Peru', ...)
         """
         held = None if schema is None else make_schema(schema)
-        response = self.complete(prompt, schema=held, retries=retries, **params)
+        response = self.complete(prompt, schema=held, retries=retries, images=images,
+                                 **params)
         out = response_dict(response)
         if held is not None:
             checked = held.check(response.text, response.finish_reason)
