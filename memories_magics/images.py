@@ -15,7 +15,7 @@ import io
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,16 +73,20 @@ def is_image(value: Any) -> bool:
     return any(isinstance(kind, type) and isinstance(value, kind) for kind in kinds)
 
 
-def prompt_with_images(text: str, namespace: dict[str, Any], attach: str | None = None
+def prompt_with_images(text: str, namespace: dict[str, Any], attach: str | None = None,
+                       local: Mapping[str, Any] | None = None, missing: str = ""
                        ) -> str | Prompt:
     """The cell's prompt: ``text`` interpolated, with each ``{expr}`` whose value is an image
-    placed as one, after the images ``attach`` names (``"a,b"``). Plain text when there are none."""
+    placed as one, after the images ``attach`` names (``"a,b"``). Plain text when there are
+    none. With ``--over``, ``local`` is the row: its columns win over the notebook's names, in
+    ``attach`` as in ``{expr}`` (so ``--attach photo`` sends each row's ``photo``)."""
     names = [n.strip() for n in (attach or "").split(",")]
     if attach is not None and not all(names):
         raise UsageError(f"--attach {attach!r}: name notebook variables, e.g. --attach fig,photo")
-    attached = [picture(evaluate(n, namespace, f"--attach {n}"), n) for n in names if n]
+    attached = [picture(local[n] if local is not None and n in local else
+                        evaluate(n, namespace, f"--attach {n}"), n) for n in names if n]
     parts: list[str | Picture] = list(attached)
-    for piece in interpolate_values(text, namespace, keep=is_image):
+    for piece in interpolate_values(text, namespace, local, missing, keep=is_image):
         if isinstance(piece, Placed):
             parts.append(picture(piece.value, f"{{{piece.expression}}}"))
         elif parts and isinstance(parts[-1], str):

@@ -3,8 +3,10 @@ prompt each row renders to, and what asking them all would cost.
 
 The cell body is a template: ``{item}`` is the element (a Series' value; a DataFrame's row as
 a dict), ``{index}`` the row's index, a DataFrame's columns are bound by name (``{city}``),
-and every other ``{expr}`` still comes from the notebook. Every prompt is rendered before
-anything is sent, so a template naming a missing column fails at once, in one line.
+and every other ``{expr}`` still comes from the notebook. ``--attach photo`` sends each row's
+``photo`` (a column of images; else the notebook's one image for every row), and a ``{col}``
+whose value is an image is placed as one. Every prompt is rendered before anything is sent,
+so a template naming a missing column (or a cell that is no image) fails at once, in one line.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
-from .interpolate import interpolate
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .config import ModelSpec
     from .engine import Engine
+    from .images import Prompt
     from .providers.base import Provider
     from .types import Request, Response
 
@@ -114,9 +116,13 @@ def _check_size(name: str, count: int) -> None:
                          f"(e.g. {name}[:1000]); answers are cached row by row")
 
 
-def render(template: str, rows: Rows, namespace: dict[str, Any]) -> list[str]:
-    """Every row's prompt (the template with its ``{...}`` filled); a name that is neither a
-    column nor a notebook variable is one line listing the columns, before anything is sent."""
+def render(template: str, rows: Rows, namespace: dict[str, Any], attach: str | None = None
+           ) -> list[str | Prompt]:
+    """Every row's prompt (the template with its ``{...}`` filled, after the images ``attach``
+    names); a name that is neither a column nor a notebook variable is one line listing the
+    columns, before anything is sent."""
+    from .images import prompt_with_images
+
     if not template.strip():
         raise UsageError("the cell is empty: write the prompt template below the magic line, "
                          "e.g. Summarise: {item}")
@@ -124,7 +130,7 @@ def render(template: str, rows: Rows, namespace: dict[str, Any]) -> list[str]:
     prompts = []
     for row in rows.bindings():
         try:
-            prompts.append(interpolate(template, namespace, row, advice))
+            prompts.append(prompt_with_images(template, namespace, attach, row, advice))
         except UsageError as exc:
             raise UsageError(f"row {row['index']!r}: {exc}") from None
     return prompts
@@ -152,7 +158,7 @@ class Plan:
     """What a run will ask: its jobs, the prompts, and the estimated cost of the uncached."""
 
     rows: Rows
-    prompts: list[str]
+    prompts: list[str | Prompt]
     jobs: list[Job]
     labels: list[str] = field(default_factory=list)
 
@@ -188,7 +194,7 @@ def estimate(spec: ModelSpec, request: Request, max_tokens: int | None) -> float
     return spec.cost(characters // CHARS_PER_TOKEN + 1, max_tokens or 0)
 
 
-def plan(engine: Engine, rows: Rows, prompts: Sequence[str],
+def plan(engine: Engine, rows: Rows, prompts: Sequence[str | Prompt],
          targets: Sequence[tuple[ModelSpec, Provider | None]],
          make_request: Any, cache: str | None) -> Plan:
     """The jobs for every row × target (row-major), each marked if already cached."""
@@ -215,9 +221,10 @@ def check_budget(plan_: Plan, budget: float | None) -> None:
                          "--max-tokens, or run a slice of the rows")
 
 
-def _shortened(prompt: str) -> str:
+def _shortened(prompt: str | Prompt) -> str:
     """``prompt`` as ``--dry-run`` shows it: its first :data:`DRY_RUN_CHARS` characters and a
     count of the rest (a row holding a whole paper would fill the cell)."""
+    prompt = str(prompt)  # an image as [image: name]
     if len(prompt) <= DRY_RUN_CHARS:
         return prompt
     return f"{prompt[:DRY_RUN_CHARS]}… ({len(prompt) - DRY_RUN_CHARS:,} more characters)"

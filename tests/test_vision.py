@@ -329,3 +329,55 @@ def test_the_python_api_refuses_images_for_a_model_that_can_not_see(engine) -> N
     with pytest.raises(UsageError, match="can't see images"):
         LoadModel("local", "local", "smollm2", engine=engine).get_response(
             "Describe it.", images=[square("red")])
+
+
+OVER_SETUP = """%load_ext memories_magics
+import pandas as pd
+from PIL import Image
+red, green = Image.new('RGB', (40, 30), 'red'), Image.new('RGB', (20, 20), 'green')
+logo = Image.new('RGB', (10, 10), 'blue')
+df = pd.DataFrame({'name': ['a', 'b', 'a'], 'photo': [red, green, red.copy()]})
+bad = pd.DataFrame({'photo': [red, 'nope.png']})
+"""
+
+
+def test_attach_with_over_sends_each_rows_images(fake: FakeLLMServer, tmp_path) -> None:
+    from tests.conftest import provider_environment, write_test_config
+    from tests.kernel import Kernel
+
+    env = provider_environment(fake.url, write_test_config(tmp_path / "config.json"),
+                               tmp_path / "cache")
+    cell = ("%%llm gpt-4o-mini --over df --attach photo,logo -o out --concurrency 1\n"
+            "Describe {name}.")
+    with Kernel(env) as kernel:
+        assert kernel.run(OVER_SETUP).error is None
+        first = kernel.run(cell)
+        rows = kernel.frame()
+        asked = len(fake.requests)
+        again = kernel.run(cell)
+        rows_again = kernel.frame()
+        placed = kernel.run("%%llm gpt-4o-mini --over df --concurrency 1\nIs {name} in {photo}?")
+        bad = kernel.run("%%llm gpt-4o-mini --over bad --attach photo\nDescribe it.")
+        local = kernel.run("%%llm smollm2 --over df --attach photo\nDescribe it.")
+    assert first.error is None and again.error is None and placed.error is None
+    # A request per row with that row's photo and the notebook's logo, then the text; the
+    # third row (other pixels object, same pixels, same text) is a cache hit of the first.
+    assert asked == 2
+    for request, size in zip(fake.requests[:2], [(40, 30), (20, 20)], strict=True):
+        content = request.body["messages"][-1]["content"]
+        assert [p["type"] for p in content] == ["image_url", "image_url", "text"]
+        assert [i.size for i in sent_images(request.body)] == [size, (10, 10)]
+    assert [r.body["messages"][-1]["content"][-1]["text"] for r in fake.requests[:2]] == \
+        ["Describe a.", "Describe b."]
+    assert [r["text"] for r in rows] == ["Hello from the fake server."] * 3
+    assert [r["status"] for r in rows] == ["done", "done", "cached"]
+    # The same images again are cache hits: nothing more was asked.
+    assert [r["status"] for r in rows_again] == ["cached"] * 3
+    # {photo} places each row's image where it is in the template.
+    assert len(fake.requests) == asked + 2
+    content = fake.requests[-1].body["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url", "text"]
+    # A row that is no image, or a model that can't see: one line, nothing sent.
+    assert bad.one_line_error().startswith(
+        "row 1: --attach photo: 'nope.png' is text, not an image")
+    assert "smollm2 can't see images" in local.one_line_error()

@@ -181,7 +181,7 @@ class LLMMagics(Magics):
         from .run_live import request_for, schema_of
         from .run_over import resolve_check, run_over
 
-        for flag, name in (("--fallback", "fallback"), ("--tools", "tools"), ("--attach", "attach"),
+        for flag, name in (("--fallback", "fallback"), ("--tools", "tools"),
                            ("-c", "continue_thread"), ("--thread", "thread")):
             if getattr(args, name, None):
                 raise UsageError(f"{flag} does not go with --over yet; ask the rows without it")
@@ -196,7 +196,7 @@ class LLMMagics(Magics):
                           concurrency=args.concurrency, budget=args.budget,
                           dry_run=args.dry_run, check=resolve_check(args.check, namespace),
                           check_name=args.check, aggregate=getattr(args, "aggregate", None),
-                          schema=schema, retries=args.retries or 0)
+                          schema=schema, retries=args.retries or 0, attach=args.attach)
         if result is not None and args.output:
             namespace[args.output] = result.frame
         return result

@@ -38,20 +38,22 @@ def resolve_check(name: str | None, namespace: dict[str, Any]) -> Callable[..., 
 
 def run_over(engine: Engine, targets: Sequence[tuple[ModelSpec, Provider | None]],
              template: str, rows: Rows, namespace: dict[str, Any],
-             make_request: Callable[[ModelSpec, str], Request], *, fmt: str = "markdown",
+             make_request: Callable[[ModelSpec, Any], Request], *, fmt: str = "markdown",
              cache: str | None = None, stream: bool = True, concurrency: int | None = None,
              budget: float | None = None, dry_run: bool = False,
              check: Callable[..., Any] | str | None = None, check_name: str | None = None,
              progress: bool = True, aggregate: str | None = None,
-             schema: Schema | None = None, retries: int = 0) -> OverResult | None:
+             schema: Schema | None = None, retries: int = 0,
+             attach: str | None = None) -> OverResult | None:
     """Ask every row of ``rows`` of every target; None after a dry run (which prints).
     With several targets, ``aggregate`` picks one answer per row (the ``chosen`` column).
     With ``schema`` (which ``make_request`` puts in each request) every answer is validated
-    and its fields become columns."""
+    and its fields become columns. ``attach`` names the images each row sends (a column, or
+    one notebook value for every row)."""
     if schema is not None:
         for spec, _ in targets:
             engine.check_schema(spec)
-    prompts = render(template, rows, namespace)
+    prompts = render(template, rows, namespace, attach)
     planned = plan(engine, rows, prompts, targets, make_request, cache)
     if dry_run:
         print(dry_run_text(planned))
