@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheError, UsageError
-from .records import RECORD_FORMAT, RECORDS_NAME, RecordFile, dump
+from .records import EMBEDDINGS_NAME, RECORD_FORMAT, RECORDS_NAME, RecordFile, dump
 from .secrets import mask_known
 from .types import Request, Response
 from .vocabulary import CACHE_MODES
@@ -39,7 +39,8 @@ CACHE_MODE_ENV = "MEMORIES_MAGICS_CACHE_MODE"
 #: The SQLite file of earlier versions (convert it with ``python -m memories_magics.convert``).
 LEGACY_NAME = "memories_magics.sqlite"
 #: Everything the cache, or an earlier version of it, ever writes in its folder.
-OWN_FILES = re.compile(re.escape(RECORDS_NAME) + r"(?:\.\d+\.tmp)?|"
+OWN_FILES = re.compile(f"(?:{re.escape(RECORDS_NAME)}|{re.escape(EMBEDDINGS_NAME)})"
+                       r"(?:\.\d+\.tmp)?|"
                        + re.escape(LEGACY_NAME) + r"(?:-journal|-wal|-shm)?")
 #: Seconds after this process's last recording that its record is compacted (sorted, one
 #: line per key), off the caller's thread; and once more when the process ends.

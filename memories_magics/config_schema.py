@@ -68,6 +68,7 @@ class Settings(_Open):
     """``global_settings``."""
 
     default_model: str | None = None
+    embed_model: str | None = None
     max_tokens: PositiveInt | None = None
     timeout_s: PositiveFloat = 60
     max_retries: NonNegativeInt = 2

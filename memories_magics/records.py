@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 RECORDS_NAME = "records.jsonl"
+#: The embeddings beside the answers, in the same format (:mod:`memories_magics.embed_cache`).
+EMBEDDINGS_NAME = "embeddings.jsonl"
 #: The value of every record's ``record`` field: the format's name and version.
 RECORD_FORMAT = "memories_magics 1"
 MAX_LINE = 8 << 20

@@ -24,6 +24,8 @@ from ..types import Chunk, Message, Request, Response
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..embed_cache import Vector
+
 DEPLOYMENT_TYPES = ("local", "api")
 
 
@@ -110,6 +112,15 @@ class LoadModel:
             out.update(value=checked.value if response.error is None else None,
                        error=response.error)
         return out
+
+    def embed(self, texts: Any, *, input_type: str | None = None) -> Vector:
+        """The n × d float32 embeddings of ``texts`` (a list or pandas Series of strings)
+        from this model, cached as :func:`memories_magics.embed` caches them."""
+        from ..embedder import check_embeds, embed_texts, texts_of
+
+        return embed_texts(self.engine, check_embeds(self.engine, self.spec),
+                           texts_of(texts)[0], provider=self._provider,
+                           input_type=input_type, cache=self.cache)
 
     def get_response_with_functions(self, prompt: str, functions: list[Any],
                                     callables: dict[str, Callable[..., Any]] | None = None,

@@ -47,6 +47,7 @@ SUBCOMMANDS = {
     "cache prune [--yes]": "drop the records no cell asked for in this kernel (after Run All)",
     "cache export PATH | import PATH": "copy records to a new file, or add them from one",
     "usage": "tokens and estimated cost per model in this kernel",
+    "embed VAR -o VEC [-m MODEL]": "embed a list/Series of texts into an n × d array (cached)",
     "unload": "free local models from memory",
     "panel [M ...]": "interactive panel: prompt, model picker, parameters, Run/Stop, history",
     "thread list|show [NAME]|reset [NAME]": "conversation threads (%%llm -c, --thread NAME)",
@@ -240,7 +241,8 @@ class LLMMagics(Magics):
         command, rest = words[0], words[1:]
         handler = {"models": self._models, "use": self._use, "config": self._config,
                    "cache": self._cache, "usage": self._usage, "unload": self._unload,
-                   "panel": self._panel, "thread": self._thread, "fix": self._fix}.get(command)
+                   "panel": self._panel, "thread": self._thread, "fix": self._fix,
+                   "embed": self._embed}.get(command)
         if handler is None:
             raise UsageError(f"unknown %llm command {command!r}; use one of: "
                              f"{', '.join(k.split()[0] for k in SUBCOMMANDS)} "
@@ -290,6 +292,11 @@ class LLMMagics(Magics):
         _publish_table(["model", "calls", "cache hits", "tokens in", "tokens out",
                         "est. cost (USD)"], rows,
                        "Usage in this kernel (costs are estimates from model_config.json)")
+
+    def _embed(self, rest: list[str]) -> None:
+        from .embed_command import embed_command
+
+        print(embed_command(self.engine, self.user_ns, rest))
 
     def _unload(self, _: list[str]) -> None:
         from ..providers.local import unload_models

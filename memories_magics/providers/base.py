@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config, ModelSpec
+from ..embedding import Embedded, EmbedLimits
 from ..errors import MemoriesError, MissingKeyError, ProviderError
 from ..secrets import Secret, redact, remember_url
 from ..types import Chunk, ImageLimits, Request, Response
@@ -52,6 +53,10 @@ class Provider:
     #: Whether ``timeout_s`` bounds each whole call (see :mod:`.watch`); False for providers
     #: that compute the answer here rather than wait for a server.
     bounded_by_timeout: bool = True
+    #: What one embeddings request may carry (with ``embeddings``); each provider documents
+    #: its own. ``embed_input_type``: whether its embeddings take Cohere's ``input_type``.
+    embed_limits: EmbedLimits = EmbedLimits(max_texts=96, max_bytes=100_000)
+    embed_input_type: bool = False
 
     def __init__(self, config: Config, api_key: str | Secret | None = None) -> None:
         self._explicit_key = Secret.of(api_key)  # first: a traceback from here prints ***
@@ -151,6 +156,11 @@ class Provider:
 
     def stream(self, request: Request) -> Iterator[Chunk]:
         """Yield chunks as they arrive; the last one carries the finish reason and usage."""
+        raise NotImplementedError
+
+    def embed(self, model: str, texts: list[str], input_type: str | None) -> Embedded:
+        """One embeddings request for ``texts`` (within :attr:`embed_limits`), checked
+        with :func:`~memories_magics.embedding.checked_vectors`."""
         raise NotImplementedError
 
     # -- errors --------------------------------------------------------------------------

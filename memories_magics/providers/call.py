@@ -5,13 +5,17 @@ known secrets masked)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 from ..errors import ProviderError
 from ..secrets import StreamMask
 from ..types import Chunk, Request
 from .base import Provider
 from .watch import CallWatch, DeadlinePassed
+
+T = TypeVar("T")
 
 
 def provider_chunks(provider: Provider, request: Request, stream: bool) -> Iterator[Chunk]:
@@ -24,16 +28,37 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
     watch = CallWatch(float(provider.setting("timeout_s", 60)))
     source = _chunks(provider, request, stream)
     try:
-        while True:
-            with watch:
-                chunk = next(source, None)
-            if chunk is None:
-                break
-            if watch.expired:  # tokens trickling forever, from any kind of provider
-                raise provider.failure("timeout")
-            yield _clean(chunk, mask)
-        if tail := mask.flush():
-            yield Chunk(text=tail)
+        with _bounded(provider, watch):
+            while True:
+                with watch:
+                    chunk = next(source, None)
+                if chunk is None:
+                    break
+                if watch.expired:  # tokens trickling forever, from any kind of provider
+                    raise provider.failure("timeout")
+                yield _clean(chunk, mask)
+            if tail := mask.flush():
+                yield Chunk(text=tail)
+    finally:
+        source.close()
+
+
+def watched(provider: Provider, call: Callable[[], T]) -> T:
+    """``call()`` (one blocking provider call, e.g. an embeddings request) bounded by
+    ``timeout_s`` as a whole, an HTML answer reported as such, like :func:`provider_chunks`."""
+    if not provider.bounded_by_timeout:
+        return call()
+    watch = CallWatch(float(provider.setting("timeout_s", 60)))
+    with _bounded(provider, watch), watch:
+        return call()
+
+
+@contextmanager
+def _bounded(provider: Provider, watch: CallWatch) -> Iterator[None]:
+    """The errors of a watched call as one line each: past the deadline a timeout, an HTML
+    page where the API's answer should be an ``html`` error."""
+    try:
+        yield
         if watch.html_status is not None:
             raise _html(provider, watch.html_status)
     except DeadlinePassed:
@@ -46,7 +71,6 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
         raise
     finally:
         watch.finish()
-        source.close()
 
 
 def _chunks(provider: Provider, request: Request, stream: bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..embedding import Embedded, EmbedLimits, checked_vectors
 from ..types import Chunk, ImageLimits, Request, Response, ToolCall, Usage, finish_reason
 from .base import Provider
 from .chat_format import chat_params, parse_arguments
@@ -25,6 +26,10 @@ class CohereProvider(Provider):
     #: Cohere's vision models (Command A Vision) take up to 20 images and 20 MB per request;
     #: we send at most 2,048 px on the long side and 20 MB per image.
     image_limits = ImageLimits(max_side=2048, max_bytes=20_000_000, max_images=20)
+    #: Cohere's v2 embed takes at most 96 texts per call (embed-v4.0 reads 128k tokens per
+    #: text; the v3 models 512, cut at the end by the server's default ``truncate``).
+    embed_limits = EmbedLimits(max_texts=96, max_bytes=500_000)
+    embed_input_type = True
 
     def _make_client(self) -> Any:
         import cohere
@@ -80,6 +85,17 @@ class CohereProvider(Provider):
                                 tool_calls=tuple(ToolCall(c["id"], c["name"],
                                                           parse_arguments(c["args"]))
                                                  for _, c in sorted(calls.items())))
+
+    def embed(self, model: str, texts: list[str], input_type: str | None) -> Embedded:
+        with self.sdk_errors():
+            raw = self.client().embed(model=model, texts=texts,
+                                      input_type=input_type or "search_document",
+                                      embedding_types=["float"])
+            vectors = getattr(raw.embeddings, "float_", None)
+            billed = getattr(getattr(raw, "meta", None), "billed_units", None)
+            tokens = getattr(billed, "input_tokens", None)
+            return Embedded(checked_vectors(vectors, len(texts), self.name),
+                            None if tokens is None else int(tokens))
 
 
 def _usage(usage: Any) -> Usage:

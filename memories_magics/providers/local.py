@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ModelSpec
+from ..embedding import Embedded, EmbedLimits
 from ..errors import (
     ContextFullError,
     MemoriesError,
@@ -269,7 +270,9 @@ class LocalProvider(Provider):
     name = "local"
     key_env = None
     package_hint = INSTALL_HINT
-    capabilities = frozenset({"streaming", "schema"})
+    capabilities = frozenset({"streaming", "schema", "embeddings"})
+    #: Embedded one text at a time (see :mod:`.local_embed`), recorded 16 at a time.
+    embed_limits = EmbedLimits(max_texts=16, max_bytes=1 << 30)
     bounded_by_timeout = False  # the answer is computed here, at the pace of this machine
 
     sdk = "llama-cpp-python"
@@ -316,6 +319,11 @@ class LocalProvider(Provider):
         texts = [request.system or "", *(str(m.get("content") or "") for m in request.messages)]
         prompt = "\n\n".join(t for t in texts if t)
         return model.create_completion(prompt=prompt, **params)
+
+    def embed(self, model: str, texts: list[str], input_type: str | None) -> Embedded:
+        from .local_embed import embed_local
+
+        return embed_local(self.config.resolve(f"local:{model}"), texts)
 
     def complete(self, request: Request) -> Response:
         return Response.from_chunks(list(self.stream(request)), request, latency_s=None,

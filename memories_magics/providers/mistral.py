@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..embedding import Embedded, EmbedLimits
 from ..types import Chunk, ImageLimits, Request, Response
 from .base import Provider
 from .chat_format import ChunkReader, chat_params, parse_completion
@@ -24,6 +25,9 @@ class MistralProvider(Provider):
     #: Mistral's vision models take images up to 10 MB and 8 per request; Pixtral's native
     #: resolution is 1,024 × 1,024, so we send at most 1,024 px on the long side.
     image_limits = ImageLimits(max_side=1024, max_bytes=10_000_000, max_images=8)
+    #: Mistral's embeddings refuse more than 256 inputs ("Too many inputs in request") and
+    #: about 16,384 tokens per request; mistral-embed reads 8,192 tokens per input.
+    embed_limits = EmbedLimits(max_texts=256, max_bytes=16_000)
 
     def _make_client(self) -> Any:
         import httpx2  # mistralai's transport
@@ -65,3 +69,10 @@ class MistralProvider(Provider):
         with self.sdk_errors(), self.client().chat.stream(**self._params(request)) as events:
             for event in events:
                 yield reader.read(event.data)
+
+    def embed(self, model: str, texts: list[str], input_type: str | None) -> Embedded:
+        from .openai import embedded
+
+        with self.sdk_errors():
+            return embedded(self.client().embeddings.create(model=model, inputs=texts),
+                            len(texts), self.name)
