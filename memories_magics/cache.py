@@ -18,8 +18,6 @@ files. Credentials are not part of a request, and known keys are masked in what 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
 import os
 import re
 import threading
@@ -29,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheError, UsageError
-from .records import EMBEDDINGS_NAME, RECORD_FORMAT, RECORDS_NAME, RecordFile, dump
+from .records import (
+    EMBEDDINGS_NAME,
+    RECORD_FORMAT,
+    RECORDS_NAME,
+    RecordFile,
+    canonical,
+    dump,
+    key_of,
+)
 from .secrets import mask_known
 from .types import Request, Response
 from .vocabulary import CACHE_MODES
@@ -40,8 +46,7 @@ CACHE_MODE_ENV = "MEMORIES_MAGICS_CACHE_MODE"
 LEGACY_NAME = "memories_magics.sqlite"
 #: Everything the cache, or an earlier version of it, ever writes in its folder.
 OWN_FILES = re.compile(f"(?:{re.escape(RECORDS_NAME)}|{re.escape(EMBEDDINGS_NAME)})"
-                       r"(?:\.\d+\.tmp)?|"
-                       + re.escape(LEGACY_NAME) + r"(?:-journal|-wal|-shm)?")
+                       rf"(?:\.\d+\.tmp)?|{re.escape(LEGACY_NAME)}(?:-journal|-wal|-shm)?")
 #: Seconds after this process's last recording that its record is compacted (sorted, one
 #: line per key), off the caller's thread; and once more when the process ends.
 COMPACT_AFTER_S = 1.0
@@ -196,7 +201,7 @@ class ResponseCache:
             record_file, record = found
             try:
                 if key not in record_file.verified:  # once per record as read (reloads too)
-                    if _canonical(record["request"]) != request.canonical():
+                    if canonical(record["request"]) != request.canonical():
                         raise ValueError("its request does not match its key (edited by hand?)")
                     record_file.verified.add(key)
                 response = Response.from_dict({**{k: record[k] for k in ANSWER_FIELDS
@@ -310,8 +315,7 @@ class ResponseCache:
         refused = list(source.problems)
         added = 0
         for record in source:
-            if hashlib.sha256(_canonical(record["request"]).encode()).hexdigest() \
-                    != record["key"]:
+            if key_of(record["request"]) != record["key"]:
                 refused.append(f"{record['key'][:12]}…: its request does not match its key")
                 continue
             line = mask_known(dump(record))
@@ -384,11 +388,6 @@ class ResponseCache:
     def close(self) -> None:
         """Compact what this process recorded (the next use reads the file again)."""
         self.compact()
-
-
-def _canonical(data: Any) -> str:
-    """A recorded request in the form :meth:`Request.canonical` gives."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 #: Caches this process wrote to: compacted once when it ends.

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 import os
 import threading
 import warnings
@@ -28,7 +26,7 @@ import numpy as np
 
 from .cache import ResponseCache, check_directory, shown_path
 from .errors import CacheError
-from .records import EMBEDDINGS_NAME, RECORD_FORMAT, RecordFile, dump
+from .records import EMBEDDINGS_NAME, RECORD_FORMAT, RecordFile, canonical, dump, key_of
 from .secrets import mask_known
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
@@ -39,16 +37,6 @@ def embed_request(provider: str, model: str, text: str, **params: Any) -> dict[s
     parameters that are None are left out."""
     return {"kind": "embedding", "provider": provider, "model": model, "text": text,
             **{k: v for k, v in params.items() if v is not None}}
-
-
-def canonical(request: dict[str, Any]) -> str:
-    """``request`` as the one string its key is the hash of."""
-    return json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def key_of(request: dict[str, Any]) -> str:
-    """The cache key of an embedding request."""
-    return hashlib.sha256(canonical(request).encode()).hexdigest()
 
 
 def _vector(record: dict[str, Any]) -> Vector:

@@ -21,6 +21,7 @@ still load. Nothing is ever unpickled, evaluated or followed as a path.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -48,6 +49,17 @@ def dump(record: dict[str, Any]) -> str:
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
     return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def canonical(data: Any) -> str:
+    """A recorded request as the one string its key is the sha256 of (the form
+    :meth:`~memories_magics.types.Request.canonical` gives)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def key_of(data: Any) -> str:
+    """The key of a recorded request: the sha256 of :func:`canonical`."""
+    return hashlib.sha256(canonical(data).encode("utf-8")).hexdigest()
 
 
 def _refuse(constant: str) -> Any:

@@ -57,6 +57,9 @@ class Reply:
     # An HTML page (a proxy's login page) answered with `status` instead of the API's JSON.
     html: str | None = None
     misbehave_for: float = 30.0
+    # Embeddings: numbers per vector, or the vectors to send verbatim (any JSON).
+    dimension: int = 8
+    vectors: Any = None
 
     # ------------------------------------------------------------------ text
     def text_pieces(self) -> list[str]:

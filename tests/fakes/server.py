@@ -24,20 +24,22 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 
-from . import anthropic_wire, cohere_wire, image_parts, openai_wire, tool_blocks
+from . import anthropic_wire, cohere_wire, embeddings_wire, image_parts, openai_wire, tool_blocks
 from .reply import Exchange, Frame, Reply
 
 # Exact paths first; otherwise the longest suffix that matches, so a prefix such as
 # srv.url + "/deepseek" (-> /deepseek/chat/completions) still routes.
-ROUTES: dict[str, ModuleType] = {
+ROUTES: dict[str, ModuleType | type] = {
     "/v1/chat/completions": openai_wire,
+    "/v1/embeddings": embeddings_wire.OpenAI,
+    "/v2/embed": embeddings_wire.Cohere,
     "/chat/completions": openai_wire,
     "/v1/messages": anthropic_wire,
     "/v2/chat": cohere_wire,
 }
 
 
-def route(path: str) -> ModuleType | None:
+def route(path: str) -> ModuleType | type | None:
     if path in ROUTES:
         return ROUTES[path]
     for suffix in sorted(ROUTES, key=len, reverse=True):
@@ -205,9 +207,12 @@ class _Handler(BaseHTTPRequestHandler):
             tool_blocks.problem(wire.PROVIDER, request_body, mistral)
         if refused:  # the API's 400 for a malformed image part or tool history
             reply = self.reply = Reply(status=400, error_message=refused)
-        recorded.reply = reply
         x = Exchange(body=request_body, headers=headers, reply=reply,
                      model=reply.model_for(body), created=int(time.time()))
+        refused = getattr(wire, "refuse", lambda _: None)(x)
+        if refused:  # the API's 400 for a malformed request (embeddings)
+            reply = x.reply = self.reply = Reply(status=400, error_message=refused)
+        recorded.reply = reply
         if reply.delay:
             time.sleep(reply.delay)
         extra = dict(wire.response_headers(x))
