@@ -19,7 +19,7 @@ from . import __version__
 from .cache import check_mode, shown_path
 from .config import ModelSpec
 from .embed_cache import Vector, embed_request, embeddings_beside
-from .embedding import INPUT_TYPES, batches
+from .embedding import INPUT_TYPES, batches, text_bytes
 from .errors import CacheMissError, ProviderError, UsageError
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: The embedding model when none is named: global_settings.embed_model, else this one.
 DEFAULT_EMBED_MODEL = "smollm2"
+#: The largest text embedded (UTF-8 bytes): beyond any embedding model's context (embed-v4.0's
+#: 128k tokens), and each text is stored in its record, which holds at most 8 MB.
+MAX_TEXT_BYTES = 1_000_000
 
 
 def texts_of(texts: Any, what: str = "texts") -> tuple[list[str], list[Any]]:
@@ -55,7 +58,13 @@ def texts_of(texts: Any, what: str = "texts") -> tuple[list[str], list[Any]]:
         if not value:
             raise UsageError(f"{what}[{label!r}] is empty; an empty text has no embedding, "
                              "drop it first (e.g. s[s != ''])")
-    return [valid_text(value) for value in values], labels
+    valid = [valid_text(value) for value in values]
+    for label, value in zip(labels, valid, strict=True):
+        if len(value) > MAX_TEXT_BYTES // 4 and text_bytes(value) > MAX_TEXT_BYTES:
+            raise UsageError(f"{what}[{label!r}] is {text_bytes(value):,} bytes, more than an "
+                             f"embedding model reads ({MAX_TEXT_BYTES:,} at most); split it "
+                             "into passages first")
+    return valid, labels
 
 
 def embedding_model(engine: Engine, model: str | None) -> ModelSpec:

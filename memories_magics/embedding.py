@@ -55,7 +55,8 @@ def checked_vectors(raw: Any, count: int, who: str) -> np.ndarray[Any, np.dtype[
         raise bad("has empty vectors")
     if array.dtype.kind not in "iuf":
         raise bad("holds values that are not numbers")
-    vectors = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+        vectors = array.astype(np.float32)
     if not np.isfinite(vectors).all():
         raise bad("holds NaN or infinite values (or numbers too large for float32)")
     return vectors
