@@ -13,9 +13,26 @@ import os
 
 import pytest
 
+_NOTEBOOK_ENV = ("JPY_SESSION_NAME", "MEMORIES_MAGICS_CACHE_MODE")
+_saved: dict[str, str | None] = {}
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if str(item.fspath).endswith(".ipynb"):
+        for name in _NOTEBOOK_ENV:
+            _saved.setdefault(name, os.environ.get(name))
         os.environ["JPY_SESSION_NAME"] = str(item.fspath)
         os.environ["MEMORIES_MAGICS_CACHE_MODE"] = "replay"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    # Tests that run after a notebook in the same process must not inherit its replay mode
+    # or its notebook name: what was there before the notebook comes back.
+    if str(item.fspath).endswith(".ipynb"):
+        for name in _NOTEBOOK_ENV:
+            if _saved.get(name) is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(_saved[name])
