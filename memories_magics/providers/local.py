@@ -48,6 +48,7 @@ from .local_grammar import INSTALL_HINT, llama_missing, schema_grammar
 #: ``max_tokens`` when neither the call nor model_config.json's global settings give one.
 DEFAULT_MAX_TOKENS = 256
 _END = object()
+_FIRST_SHOW_WAIT_S = 0.05  # at most this long, should the consumer be slow to ask again
 _CONTEXT_FULL = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 #: A user-defined vocabulary entry that marks something other than text (Gemma's
 #: ``<start_of_image>``, ``<end_of_image>``, ``[multimodal]``), unlike the HTML tags and
@@ -238,6 +239,11 @@ def _serve() -> None:
         _jobs.get()()
 
 
+def _has_text(raw: dict[str, Any]) -> bool:
+    choice = raw["choices"][0]
+    return bool(choice.get("text") or (choice.get("delta") or {}).get("content"))
+
+
 def _max_tokens(request: Request) -> int:
     """The request's ``max_tokens``, never a non-positive number: llama-cpp-python reads one
     as "until the context is full"."""
@@ -336,7 +342,7 @@ class LocalProvider(Provider):
             json.dumps(request.schema))
         model = _load(spec)
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        stop = threading.Event()
+        stop, shown = threading.Event(), threading.Event()
 
         def produce() -> None:
             try:
@@ -354,6 +360,12 @@ class LocalProvider(Provider):
                         # Tokens in the context when this piece was made: at the end, the
                         # prompt (chat template included) plus the answer's evaluated tokens.
                         items.put((raw, model.n_tokens))
+                        if not shown.is_set() and _has_text(raw):
+                            # The first piece is shown before the next is computed: the
+                            # kernel's render then has a core of its own instead of
+                            # contending with llama.cpp's threads for one.
+                            shown.wait(_FIRST_SHOW_WAIT_S)
+                            shown.set()
             except ValueError as exc:  # llama-cpp-python's checks, e.g. a too-long prompt
                 items.put(_context_error(exc, spec))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
@@ -377,11 +389,14 @@ class LocalProvider(Provider):
                     yield self._last(text, finish, in_context, produced)
                     return
                 yield Chunk(text=text)
+                if text:  # the consumer asks for more: the text it had is shown
+                    shown.set()
             # llama-cpp-python always ends with a finish reason; if one ever did not, the
             # generation still ended by itself: an end of turn.
             yield self._last("", "stop", in_context, produced)
         finally:
             stop.set()
+            shown.set()
 
     @staticmethod
     def _last(text: str, finish: str, in_context: int, produced: int) -> Chunk:
