@@ -74,18 +74,19 @@ def is_image(value: Any) -> bool:
 
 
 def prompt_with_images(text: str, namespace: dict[str, Any], attach: str | None = None,
-                       local: Mapping[str, Any] | None = None, missing: str = ""
-                       ) -> str | Prompt:
+                       local: Mapping[str, Any] | None = None, missing: str = "",
+                       first: Sequence[Picture] = ()) -> str | Prompt:
     """The cell's prompt: ``text`` interpolated, with each ``{expr}`` whose value is an image
     placed as one, after the images ``attach`` names (``"a,b"``). Plain text when there are
     none. With ``--over``, ``local`` is the row: its columns win over the notebook's names, in
-    ``attach`` as in ``{expr}`` (so ``--attach photo`` sends each row's ``photo``)."""
+    ``attach`` as in ``{expr}`` (so ``--attach photo`` sends each row's ``photo``). ``first``
+    are pictures already read (the Python API's ``attach=[img]``), sent before all of them."""
     names = [n.strip() for n in (attach or "").split(",")]
     if attach is not None and not all(names):
         raise UsageError(f"--attach {attach!r}: name notebook variables, e.g. --attach fig,photo")
     attached = [picture(local[n] if local is not None and n in local else
                         evaluate(n, namespace, f"--attach {n}"), n) for n in names if n]
-    parts: list[str | Picture] = list(attached)
+    parts: list[str | Picture] = [*first, *attached]
     for piece in interpolate_values(text, namespace, local, missing, keep=is_image):
         if isinstance(piece, Placed):
             parts.append(picture(piece.value, f"{{{piece.expression}}}"))
@@ -105,14 +106,19 @@ def with_images(text: str, images: Any) -> str | Prompt:
             not isinstance(images, Sequence):
         raise UsageError(f"images= takes a list of images, e.g. images=[fig], not a "
                          f"{type(images).__name__}")
-    if not images:
-        return text
-    return Prompt((*(picture(value, f"images[{i}]") for i, value in enumerate(images)), text))
+    return Prompt((*pictures(images, "images"), text)) if images else text
+
+
+def pictures(values: Sequence[Any], label: str) -> tuple[Picture, ...]:
+    """Each of ``values`` read as an image named ``label[i]`` (``images[0]``, ``attach[1]``);
+    the first that is none is one line naming it."""
+    return tuple(picture(value, f"{label}[{i}]") for i, value in enumerate(values))
 
 
 def _where(name: str) -> str:
-    """How an error names an image: ``--attach fig``, ``{fig}`` or ``images[0]``."""
-    return name if name.startswith(("{", "images[")) else f"--attach {name}"
+    """How an error names an image: ``--attach fig``, ``{fig}``, ``images[0]`` or
+    ``attach[0]`` (the Python API's keywords)."""
+    return name if name.startswith(("{", "images[", "attach[")) else f"--attach {name}"
 
 
 def picture(value: Any, name: str) -> Picture:

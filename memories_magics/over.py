@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .config import ModelSpec
     from .engine import Engine
-    from .images import Prompt
+    from .images import Picture, Prompt
     from .providers.base import Provider
     from .types import Request, Response
 
@@ -116,11 +116,11 @@ def _check_size(name: str, count: int) -> None:
                          f"(e.g. {name}[:1000]); answers are cached row by row")
 
 
-def render(template: str, rows: Rows, namespace: dict[str, Any], attach: str | None = None
-           ) -> list[str | Prompt]:
+def render(template: str, rows: Rows, namespace: dict[str, Any], attach: str | None = None,
+           first: Sequence[Picture] = ()) -> list[str | Prompt]:
     """Every row's prompt (the template with its ``{...}`` filled, after the images ``attach``
-    names); a name that is neither a column nor a notebook variable is one line listing the
-    columns, before anything is sent."""
+    names, after ``first``); a name that is neither a column nor a notebook variable is one
+    line listing the columns, before anything is sent."""
     from .images import prompt_with_images
 
     if not template.strip():
@@ -130,10 +130,34 @@ def render(template: str, rows: Rows, namespace: dict[str, Any], attach: str | N
     prompts = []
     for row in rows.bindings():
         try:
-            prompts.append(prompt_with_images(template, namespace, attach, row, advice))
+            prompts.append(prompt_with_images(template, namespace, attach, row, advice, first))
         except UsageError as exc:
             raise UsageError(f"row {row['index']!r}: {exc}") from None
     return prompts
+
+
+def api_attach(value: Any, rows: Rows, namespace: Mapping[str, Any]
+               ) -> tuple[str | None, tuple[Picture, ...]]:
+    """The Python API's ``attach=`` as :func:`render` takes it: a column name of the data
+    (``"photo"``, or ``"photo,logo"``) sends each row's image, as ``--attach`` does; an image
+    or a list of them (what ``--attach`` accepts) is sent with every row."""
+    from .images import pictures
+
+    if value is None:
+        return None, ()
+    if isinstance(value, str):
+        columns = [str(c) for c in rows.frame.columns]
+        for name in (n.strip() for n in value.split(",")):
+            if name and name not in columns and name not in namespace:
+                raise UsageError(f"attach={value!r}: {rows.name} has no column {name!r} (its "
+                                 f"columns: {', '.join(columns)}); for an image file, "
+                                 "attach=[path]")
+        return value, ()
+    if type(value).__module__.startswith("pandas"):
+        raise UsageError(f"attach= takes a column's name for each row's image "
+                         f"(attach='photo') or images for every row, not a "
+                         f"{type(value).__name__}")
+    return None, pictures(value if isinstance(value, (list, tuple)) else [value], "attach")
 
 
 @dataclass

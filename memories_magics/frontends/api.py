@@ -151,15 +151,21 @@ class LoadModel:
     def map(self, template: str, data: Any, *, concurrency: int | None = None,
             check: Callable[..., Any] | None = None, budget: float | None = None,
             namespace: dict[str, Any] | None = None, progress: bool = True,
-            schema: Any = None, retries: int = 0, **params: Any) -> pd.DataFrame:
+            schema: Any = None, retries: int = 0, attach: Any = None,
+            **params: Any) -> pd.DataFrame:
         """Ask ``template`` once per row of ``data`` (a list, a pandas Series or DataFrame;
         ``{item}``, ``{index}``, columns by name, other names from ``namespace``): the same
         DataFrame as ``%%llm --over data -o VAR``, in input order (with ``schema``, its
-        fields as columns, as ``--schema``)."""
+        fields as columns, as ``--schema``). ``attach="photo"`` sends each row's ``photo``
+        before its prompt, as ``--attach photo``; ``attach=[logo]`` (images, as ``images=``
+        takes them) sends those with every row; a ``{col}`` holding an image is placed
+        where it is. Images are part of each row's cache key by their digests."""
+        from .run_over import over_frame
+
         return over_frame([(self.spec, self._provider)], template, data, self.engine,
                           cache=self.cache, concurrency=concurrency, check=check,
                           budget=budget, namespace=namespace, progress=progress,
-                          schema=schema, retries=retries, **params)
+                          schema=schema, retries=retries, attach=attach, **params)
 
     def get_streaming_response(self, prompt: str, **params: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives (a cache hit, or a model that cannot stream,
@@ -314,15 +320,20 @@ class MultiModelInference:
     def grid(self, template: str, data: Any, *, check: Callable[..., Any] | None = None,
              concurrency: int | None = None, budget: float | None = None,
              namespace: dict[str, Any] | None = None, progress: bool = True,
-             schema: Any = None, retries: int = 0, **params: Any) -> pd.DataFrame:
+             schema: Any = None, retries: int = 0, attach: Any = None,
+             **params: Any) -> pd.DataFrame:
         """Every row of ``data`` asked of every model: one DataFrame row per (input, model),
         as ``%%compare ... --over data --check FUNC -o VAR``; ``check(text, row)`` scores
-        each answer into the ``check`` column."""
+        each answer into the ``check`` column. ``attach`` sends images to every model, as in
+        :meth:`LoadModel.map`."""
+        from .run_over import over_frame
+
         first = self.models[0]
         return over_frame([(m.spec, m._provider) for m in self.models], template, data,
                           first.engine, cache=first.cache, concurrency=concurrency,
                           check=check, budget=budget, namespace=namespace,
-                          progress=progress, schema=schema, retries=retries, **params)
+                          progress=progress, schema=schema, retries=retries, attach=attach,
+                          **params)
 
     def get_aggregated_response(self) -> dict[str, Any]:
         """One answer from the last :meth:`get_responses`, by ``aggregation_method`` (see
@@ -343,22 +354,3 @@ class MultiModelInference:
         return {"method": found.method, "model": model,
                 "score": found.score, "explanation": found.explanation, "text": found.text}
 
-
-def over_frame(targets: list[tuple[ModelSpec, Any]], template: str, data: Any, engine: Engine,
-               *, cache: str | None, concurrency: int | None,
-               check: Callable[..., Any] | None, budget: float | None,
-               namespace: dict[str, Any] | None, progress: bool, schema: Any,
-               retries: int, **params: Any) -> pd.DataFrame:
-    """What ``map`` and ``grid`` share: the run over ``data``, as its DataFrame."""
-    from ..over import as_rows
-    from .run_over import run_over
-
-    held = None if schema is None else make_schema(schema)
-    result = run_over(engine, targets, template, as_rows(data), dict(namespace or {}),
-                      lambda spec, prompt: engine.request(spec, prompt, schema=held, **params),
-                      cache=cache, stream=False, concurrency=concurrency, budget=budget,
-                      check=check, check_name=getattr(check, "__name__", "check"),
-                      progress=progress, schema=held,
-                      retries=OPTIONS["retries"].check(retries) or 0)
-    assert result is not None  # no dry run here
-    return result.frame

@@ -9,13 +9,17 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..over import Rows, check_budget, dry_run_text, plan, render
+from ..options import OPTIONS
+from ..over import Rows, api_attach, as_rows, check_budget, dry_run_text, plan, render
 from ..over_result import OverResult, build
 from ..row_runner import run_jobs
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..config import ModelSpec
     from ..engine import Engine
+    from ..images import Picture
     from ..providers.base import Provider
     from ..schema import Schema
     from ..types import Request
@@ -43,17 +47,17 @@ def run_over(engine: Engine, targets: Sequence[tuple[ModelSpec, Provider | None]
              budget: float | None = None, dry_run: bool = False,
              check: Callable[..., Any] | str | None = None, check_name: str | None = None,
              progress: bool = True, aggregate: str | None = None,
-             schema: Schema | None = None, retries: int = 0,
-             attach: str | None = None) -> OverResult | None:
+             schema: Schema | None = None, retries: int = 0, attach: str | None = None,
+             images: Sequence[Picture] = ()) -> OverResult | None:
     """Ask every row of ``rows`` of every target; None after a dry run (which prints).
     With several targets, ``aggregate`` picks one answer per row (the ``chosen`` column).
     With ``schema`` (which ``make_request`` puts in each request) every answer is validated
     and its fields become columns. ``attach`` names the images each row sends (a column, or
-    one notebook value for every row)."""
+    one notebook value for every row); ``images`` are sent with every row before them."""
     if schema is not None:
         for spec, _ in targets:
             engine.check_schema(spec)
-    prompts = render(template, rows, namespace, attach)
+    prompts = render(template, rows, namespace, attach, images)
     planned = plan(engine, rows, prompts, targets, make_request, cache)
     if dry_run:
         print(dry_run_text(planned))
@@ -82,3 +86,26 @@ def run_over(engine: Engine, targets: Sequence[tuple[ModelSpec, Provider | None]
     return build(planned, outcomes, fmt=fmt, check=check, check_name=check_name,
                  spent_usd=spent, interrupted=interrupted, note=note,
                  aggregate_method=aggregate, schema=schema)
+
+
+def over_frame(targets: list[tuple[ModelSpec, Any]], template: str, data: Any, engine: Engine,
+               *, cache: str | None, concurrency: int | None,
+               check: Callable[..., Any] | None, budget: float | None,
+               namespace: dict[str, Any] | None, progress: bool, schema: Any,
+               retries: int, attach: Any = None, **params: Any) -> pd.DataFrame:
+    """What the Python API's ``map`` and ``grid`` share: the run over ``data``, as its
+    DataFrame (``attach`` as :func:`~memories_magics.over.api_attach` reads it)."""
+    from ..schema import make_schema
+
+    held = None if schema is None else make_schema(schema)
+    rows, names = as_rows(data), dict(namespace or {})
+    attach_names, images = api_attach(attach, rows, names)
+    result = run_over(engine, targets, template, rows, names,
+                      lambda spec, prompt: engine.request(spec, prompt, schema=held, **params),
+                      cache=cache, stream=False, concurrency=concurrency, budget=budget,
+                      check=check, check_name=getattr(check, "__name__", "check"),
+                      progress=progress, schema=held,
+                      retries=OPTIONS["retries"].check(retries) or 0, attach=attach_names,
+                      images=images)
+    assert result is not None  # no dry run here
+    return result.frame
