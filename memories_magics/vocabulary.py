@@ -23,3 +23,5 @@ INSERT_CELL_COMM: str = VOCABULARY["comms"]["insert_cell"]
 #: How much of a ``--schema`` value its tables show: rows per table, nesting levels (deeper
 #: parts as compact JSON) and characters per leaf (the kernel's HTML and the extension alike).
 VALUE_TABLE: dict[str, int] = VOCABULARY["value_table"]
+#: The longest side of the thumbnail of a sent image, in pixels.
+THUMBNAIL_SIDE: int = VOCABULARY["thumbnail_side"]

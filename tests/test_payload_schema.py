@@ -3,12 +3,15 @@ whose enums are vocabulary.json's, and the kernel's footer items say what the us
 
 from __future__ import annotations
 
+import io
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from PIL import Image
 from pydantic import BaseModel
 
 from memories_magics.compare import CompareResult, ModelOutcome, summarise
@@ -18,7 +21,7 @@ from memories_magics.display.render import result_bundle
 from memories_magics.display.safe import MAX_DISPLAY_CHARS
 from memories_magics.result import LLMResult
 from memories_magics.schema import Schema, make_schema
-from memories_magics.types import Request, Response, ToolCall, ToolStep, Usage
+from memories_magics.types import Attachment, Request, Response, ToolCall, ToolStep, Usage
 from memories_magics.vocabulary import COMPARE_MIME, RESULT_MIME, VOCABULARY
 
 PACKAGE = Path(__file__).resolve().parents[1] / "memories_magics"
@@ -42,15 +45,29 @@ class City(BaseModel):
 
 
 def answer(text: str = "Hello **world**.", spec: ModelSpec = LOCAL, fmt: str = "markdown",
-           schema: Schema | None = None, **response: Any) -> LLMResult:
+           schema: Schema | None = None, attachments: tuple[Attachment, ...] = (),
+           **response: Any) -> LLMResult:
     fields: dict[str, Any] = {"finish_reason": "stop", "usage": Usage(9, 33), "latency_s": 2.81,
                               "first_token_s": 0.95, "cache_key": "ab12", **response}
     note = fields.pop("note", "")
-    request = Request.from_prompt(spec.provider, spec.name, "Say hello.", max_tokens=30, seed=1)
+    request = replace(Request.from_prompt(spec.provider, spec.name, "Say hello.", max_tokens=30,
+                                          seed=1), attachments=attachments)
     return LLMResult(Response(text, spec.name, spec.provider, **fields), spec, request, fmt,
                      note=note, schema=schema)
 
 
+def attachment(width: int, height: int, name: str, mode: str = "RGB") -> Attachment:
+    """An image as sent: a PNG of noise (the largest a thumbnail gets) with a colour profile."""
+    import numpy as np
+
+    noise = np.random.default_rng(0)
+    pixels = noise.integers(0, 256, (height, width, len(mode)), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buffer, format="PNG", icc_profile=noise.bytes(300_000))
+    return Attachment(f"{width:064x}", buffer.getvalue(), width, height, name)
+
+
+IMAGES = (attachment(640, 480, "fig", "RGBA"), attachment(20, 20, '{"<b>x</b>"}'))
 CITIES = make_schema(list[City], "list[City]")
 DEEP: dict[str, Any] = {"leaf": "<b>x</b>"}
 for _ in range(30):
@@ -81,6 +98,8 @@ RESULTS = {
                           schema=CITIES),
     "schema deep": answer(json.dumps({"a": DEEP, "nan": 1}), schema=make_schema(
         {"type": "object"}, "anything")),
+    "images": answer(attachments=IMAGES),
+    "images, text format": answer(fmt="text", attachments=IMAGES[1:]),
 }
 
 
@@ -178,6 +197,42 @@ def test_compare_bundles_validate(name: str) -> None:
     for text in [payload["prompt"], payload["aggregate"]["text"] if payload["aggregate"] else "",
                  *(c["text"] for c in payload["results"])]:
         assert len(text) <= MAX_DISPLAY_CHARS
+
+
+def test_sent_images_are_in_the_payload_only_when_there_are_some() -> None:
+    for name, result in RESULTS.items():
+        assert ("sent" in result_bundle(result)[RESULT_MIME]) == name.startswith("images"), name
+    bundle = result_bundle(RESULTS["images"])
+    sent = bundle[RESULT_MIME]["sent"]
+    assert [(i["name"], i["width"], i["height"]) for i in sent] == [
+        ("fig", 640, 480), ('{"<b>x</b>"}', 20, 20)]
+    # The same thumbnails as the kernel's HTML, in its order, within the schema's limit.
+    assert [i["url"] for i in sent] == [
+        part.split('"')[0] for part in bundle["text/html"].split('<img src="')[1:]]
+    limit = SCHEMA["definitions"]["sentImage"]["properties"]["url"]["maxLength"]
+    assert all(len(i["url"]) <= limit for i in sent), [len(i["url"]) for i in sent]
+    # The most images any provider takes in one request are all shown.
+    from memories_magics.providers import provider_class, provider_names
+
+    assert max(provider_class(p).image_limits.max_images for p in provider_names()) == \
+        SCHEMA["definitions"]["sent"]["maxItems"]
+
+
+def test_a_comparison_carries_its_images_once_above_its_columns() -> None:
+    def outcome(result: LLMResult) -> ModelOutcome:
+        return ModelOutcome(result.spec, result.request, result, None)
+
+    with_images = answer(attachments=IMAGES)
+    result = summarise("Say hello.", [outcome(with_images), outcome(answer(spec=HOSTED,
+                       attachments=IMAGES))], "consensus", "word")
+    payload = compare_bundle(result)[COMPARE_MIME]
+    validate(payload, "compare")
+    assert payload["sent"] == result_bundle(with_images)[RESULT_MIME]["sent"]
+    assert not any("sent" in column for column in payload["results"])
+    assert "sent" not in compare_bundle(COMPARES["one model"]())[COMPARE_MIME]
+    with pytest.raises(jsonschema.ValidationError):  # only our data URLs
+        validate({**payload, "sent": [{**payload["sent"][0], "url": "javascript:alert(1)"}]},
+                 "compare")
 
 
 def test_schema_enums_are_the_vocabulary() -> None:

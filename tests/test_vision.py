@@ -17,6 +17,7 @@ from PIL import Image
 from memories_magics.engine import Engine
 from memories_magics.errors import UsageError
 from memories_magics.images import MAX_SOURCE_PIXELS, Prompt, prompt_with_images
+from memories_magics.vocabulary import COMPARE_MIME, RESULT_MIME
 from tests.fakes import FakeLLMServer
 from tests.fakes.image_parts import sent_images
 
@@ -235,15 +236,30 @@ def test_attach_in_llm_and_compare_cells_of_a_real_kernel(fake: FakeLLMServer, t
         both = kernel.run("%%compare gpt-4o-mini claude-haiku --attach fig\nDescribe it.")
         local = kernel.run("%%llm smollm2 --attach fig\nDescribe it.")
         wrong = kernel.run("%%llm gpt-4o-mini --attach nothing_here\nDescribe it.")
+        plain = kernel.run("%%llm gpt-4o-mini\nDescribe nothing.")
     assert llm.error is None and both.error is None
-    assert len(fake.requests) == 3
-    assert sorted(r.path for r in fake.requests) == ["/v1/chat/completions"] * 2 + ["/v1/messages"]
+    assert len(fake.requests) == 4
+    assert sorted(r.path for r in fake.requests[:3]) == \
+        ["/v1/chat/completions"] * 2 + ["/v1/messages"]
     assert all([i.size for i in sent_images(r.body, "anthropic" if r.path == "/v1/messages"
-                                            else "openai")] == [(40, 30)] for r in fake.requests)
+                                            else "openai")] == [(40, 30)]
+               for r in fake.requests[:3])
     for run in (llm, both):
         assert run.result["text/html"].startswith('<div class="memories-magics-sent"><img src='
                                                   '"data:image/png;base64,')
         assert run.result["text/plain"].startswith("[sent 1 image: fig (40×30)]")
+    # The extension's payloads carry the same thumbnail: the result's, and the comparison's
+    # once at its top (none in its columns); a cell without images has no "sent".
+    from tests.test_payload_schema import validate
+
+    answer, compared = llm.result[RESULT_MIME], both.result[COMPARE_MIME]
+    validate(answer, "result")
+    validate(compared, "compare")
+    url = llm.result["text/html"].split('<img src="')[1].split('"')[0]
+    assert answer["sent"] == [{"name": "fig", "width": 40, "height": 30, "url": url}]
+    assert compared["sent"] == answer["sent"]
+    assert not any("sent" in column for column in compared["results"])
+    assert plain.error is None and "sent" not in plain.result[RESULT_MIME]
     assert "smollm2 can't see images" in local.one_line_error()
     assert "name 'nothing_here' is not defined" in wrong.one_line_error()
 

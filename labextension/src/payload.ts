@@ -15,8 +15,10 @@ import type {
   Provenance,
   ResultPayload,
   SchemaValue,
+  SentImage,
   ToolStep
 } from './payload.types';
+import { readSent } from './thumbnails';
 import {
   AGGREGATION_METHODS,
   AnswerFormat,
@@ -36,17 +38,24 @@ import {
 export { COMPARE_MIME, RESULT_MIME, FORMATS };
 export type { AnswerFormat, FooterItem, SchemaValue, ToolStep };
 
-/** A result, or a %%compare column (whose `error` says why its model failed). */
-export type IResult = Omit<ResultPayload, 'error' | 'schema'> & {
+/**
+ * A result, or a %%compare column (whose `error` says why its model failed); `sent` is the
+ * images shown above it ([] when none, and always in a column: the compare has them).
+ */
+export type IResult = Omit<ResultPayload, 'error' | 'schema' | 'sent'> & {
   error: string | null;
   schema: SchemaValue | null;
+  sent: SentImage[];
 };
 
 export type IAggregate = Aggregate;
 export type IDiff = Diff;
 
-/** A compare payload with every column read as an `IResult`. */
-export type ICompare = Omit<ComparePayload, 'results'> & { results: IResult[] };
+/** A compare payload with every column read as an `IResult`, its images once. */
+export type ICompare = Omit<ComparePayload, 'results' | 'sent'> & {
+  results: IResult[];
+  sent: SentImage[];
+};
 
 type Dict = Record<string, unknown>;
 
@@ -140,6 +149,7 @@ export function readResult(value: unknown): IResult {
     tool_steps: list(data.tool_steps, toolStep),
     provenance: provenance(data.provenance),
     schema: schemaValue(data.schema),
+    sent: readSent(data.sent),
     error: str(data.error)
   };
 }
@@ -198,6 +208,7 @@ export function readCompare(value: unknown): ICompare {
   const results = Array.isArray(data.results) ? data.results.map(readResult) : [];
   return {
     prompt: str(data.prompt) ?? '',
+    sent: readSent(data.sent),
     results,
     aggregate: readAggregate(data.aggregate, results.length),
     diff: readDiff(data.diff, results.length)

@@ -7,6 +7,13 @@ export type Payload = ResultPayload | ComparePayload;
 export type NullableNumber = number | null;
 export type Count = number | null;
 /**
+ * The images a request sent, in order; present only when it sent any. A %%compare payload has them once, at its top (every model was sent the same ones), never in its columns. At most maxItems (the most any provider takes in one request) are shown.
+ *
+ * @minItems 1
+ * @maxItems 500
+ */
+export type Sent = [SentImage, ...SentImage[]];
+/**
  * [op, text]: joining the equal and delete texts gives answer a, the equal and insert texts answer b.
  *
  * @minItems 2
@@ -41,6 +48,7 @@ export interface ResultPayload {
   tool_steps: ToolStep[];
   provenance: Provenance;
   schema?: SchemaValue;
+  sent?: Sent;
   /**
    * Inside a compare payload: null for a model that answered.
    */
@@ -145,10 +153,20 @@ export interface SchemaValue {
   errors: string[];
 }
 /**
+ * One image the request sent, shown above the answer: the name the cell gave it, its size as sent (the title says 'name (width×height)') and a thumbnail of it (at most vocabulary.json's thumbnail_side pixels a side) as a base64 data URL the kernel built from the image's own bytes. The extension shows only a url that matches this pattern within this maxLength.
+ */
+export interface SentImage {
+  name: string;
+  width: number;
+  height: number;
+  url: string;
+}
+/**
  * application/vnd.memories-magics.compare+json: every model's column, the aggregate and the diff of two answers (columns, prompt, aggregate text and diff all cut for display like %%llm's answers).
  */
 export interface ComparePayload {
   prompt: string;
+  sent?: Sent;
   results: (ResultPayload | FailedColumn)[];
   aggregate: null | Aggregate;
   diff: null | Diff;

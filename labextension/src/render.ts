@@ -9,6 +9,7 @@ import { h } from './dom';
 import { ICompare, IResult, detailsTitle, extractCode, parseJsonAnswer } from './payload';
 import type { FooterItem } from './payload.types';
 import { renderSafeHtml, renderSafeMarkdown } from './safe';
+import { renderSent } from './thumbnails';
 import { renderSchemaAnswer } from './value';
 import type { DiffMode, FooterKind } from './vocabulary';
 
@@ -257,7 +258,7 @@ export async function renderResult(
 ): Promise<void> {
   const doc = host.ownerDocument;
   const root = h(doc, 'div', CSS.result, [], { 'data-format': result.format });
-  root.append(renderAnswer(doc, result));
+  root.append(...renderSent(doc, result.sent), renderAnswer(doc, result));
   if (result.tool_steps.length) {
     root.append(renderToolSteps(doc, result));
   }
@@ -407,7 +408,7 @@ export async function renderCompare(
   context: IRenderContext = {}
 ): Promise<void> {
   const doc = host.ownerDocument;
-  const root = h(doc, 'div', CSS.compare);
+  const root = h(doc, 'div', CSS.compare, renderSent(doc, compare.sent));
   if (compare.prompt) {
     root.append(
       h(doc, 'details', CSS.prompt, [

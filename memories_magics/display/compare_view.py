@@ -11,7 +11,7 @@ from ..diff import diff_ops
 from ..vocabulary import COMPARE_MIME
 from .render import result_json
 from .safe import displayable, escape_html
-from .thumbnails import sent_line, thumbnails_html
+from .thumbnails import sent_items, sent_line, thumbnails_html
 
 if TYPE_CHECKING:
     from ..compare import CompareResult
@@ -127,9 +127,10 @@ def _footer(column: dict[str, Any]) -> str:
 
 def compare_json(result: Any, ops: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """The payload of the extension's compare MIME type (memories_magics/payload.schema.json);
-    ``ops`` is the shown pair's diff when the caller has it already."""
+    ``ops`` is the shown pair's diff when the caller has it already. Every model was sent the
+    same images: ``sent`` (only when there were any) is theirs, once."""
     aggregate, pair = result.aggregate, result.diff_pair
-    return {
+    payload: dict[str, Any] = {
         "prompt": displayable(result.prompt)[0],
         "results": [_column(outcome) for outcome in result.outcomes],
         "aggregate": None if aggregate is None else {
@@ -140,6 +141,15 @@ def compare_json(result: Any, ops: list[tuple[str, str]] | None = None) -> dict[
             "mode": result.diff_mode, "a": pair[0], "b": pair[1],
             "ops": [list(op) for op in (shown_diff(result) if ops is None else ops)]},
     }
+    request = sent_request(result)
+    if request is not None:
+        payload["sent"] = sent_items(request)
+    return payload
+
+
+def sent_request(result: Any) -> Any:
+    """The first request of a comparison that sent images (None when none did)."""
+    return next((o.request for o in result.outcomes if o.request.attachments), None)
 
 
 def compare_bundle(result: Any) -> dict[str, Any]:
@@ -154,9 +164,9 @@ def compare_bundle(result: Any) -> dict[str, Any]:
         table = fields_table(result)
         html.insert(0, table["text/html"])
         plain.insert(0, table["text/plain"])
-    sent = next((o.request for o in result.outcomes if o.request.attachments), None)
+    sent = sent_request(result)
     if sent is not None:  # every model was sent the same images: shown once, above
-        html.insert(0, thumbnails_html(sent))
+        html.insert(0, thumbnails_html(payload["sent"]))
         plain.insert(0, f"[{sent_line(sent)}]")
     line = result.aggregate_line
     if line:

@@ -18,7 +18,7 @@ from typing import Any
 from ..code_blocks import extract_code
 from .footer import cut_item, footer_items
 from .safe import code_html, displayable, escape_html, markdown_html, sandboxed_html
-from .thumbnails import sent_line, thumbnails_html
+from .thumbnails import sent_items, sent_line, thumbnails_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
 
@@ -82,8 +82,10 @@ def result_bundle(result: Any) -> dict[str, Any]:
     if cut:
         line += (f" · showing {len(text):,} of {len(result.response.text):,} characters "
                  "(the full text is in the result: -o VAR or _.text)")
-    bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]",
-                              RESULT_MIME: result_json(result)}
+    payload, sent = result_json(result), sent_items(result.request)
+    if sent:  # only with images (a %%compare shows them once, in its own payload)
+        payload["sent"] = sent
+    bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]", RESULT_MIME: payload}
     body: str | None = None  # -f text: text/plain only
     if result.schema is not None:
         from .value_view import schema_html, schema_plain
@@ -113,11 +115,10 @@ def result_bundle(result: Any) -> dict[str, Any]:
         bundle["text/plain"] += f"\n\ntool calls:\n{steps}"
         if body is not None:
             body += f"<details><summary>tool calls</summary>{code_html(steps)}</details>"
-    sent = sent_line(result.request)
     if sent:  # what the model was shown, above its answer
-        bundle["text/plain"] = f"[{sent}]\n\n{bundle['text/plain']}"
-        body = thumbnails_html(result.request) + (body if body is not None
-                                                  else f"<pre>{escape_html(text)}</pre>")
+        bundle["text/plain"] = f"[{sent_line(result.request)}]\n\n{bundle['text/plain']}"
+        body = thumbnails_html(sent) + (body if body is not None
+                                        else f"<pre>{escape_html(text)}</pre>")
     if body is not None:
         bundle["text/html"] = body + _small(line)
     return bundle

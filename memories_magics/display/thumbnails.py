@@ -3,6 +3,7 @@
 Each is an ``<img>`` of a ``data:`` URL built here from the request's own attachment bytes
 (never a URL from model text, which :mod:`.safe` renders as a link and never loads), so it
 fetches nothing and runs nothing. Pillow loads only when a request carried images.
+:func:`sent_items` are what the kernel's HTML and the extension's payload (``sent``) show.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import base64
 import io
 from typing import Any
 
+from ..vocabulary import THUMBNAIL_SIDE
 from .safe import displayable, escape_html
-
-#: The longest side of a thumbnail, in pixels.
-THUMBNAIL_SIDE = 96
 
 
 def thumbnail_url(png: bytes, side: int = THUMBNAIL_SIDE) -> str:
@@ -24,6 +23,7 @@ def thumbnail_url(png: bytes, side: int = THUMBNAIL_SIDE) -> str:
     with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
         small = image.copy()
     small.thumbnail((side, side))
+    small.info.pop("icc_profile", None)  # a colour profile can outweigh a small image
     buffer = io.BytesIO()
     small.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -39,14 +39,20 @@ def sent_line(request: Any) -> str:
     return f"sent {len(images)} image{'s' if len(images) > 1 else ''}: {names}"
 
 
-def thumbnails_html(request: Any) -> str:
-    """The thumbnails of ``request``'s images in one row, each titled with its name and size
+def sent_items(request: Any) -> list[dict[str, Any]]:
+    """What ``request`` sent, for display: each image's name, size as sent and thumbnail
+    (the payload's ``sent``; [] when none was sent)."""
+    return [{"name": displayable(a.name)[0], "width": a.width, "height": a.height,
+             "url": thumbnail_url(a.png)} for a in getattr(request, "attachments", ())]
+
+
+def thumbnails_html(sent: list[dict[str, Any]]) -> str:
+    """The thumbnails of :func:`sent_items` in one row, each titled with its name and size
     ("" when none was sent)."""
-    images = getattr(request, "attachments", ())
-    if not images:
+    if not sent:
         return ""
     tags = "".join(
-        f'<img src="{thumbnail_url(a.png)}" alt="{escape_html(displayable(a.name)[0])}" '
-        f'title="{escape_html(displayable(a.name)[0])} ({a.width}×{a.height})" '
-        'style="max-height:96px;margin-right:6px;border:1px solid #ccc">' for a in images)
+        f'<img src="{i["url"]}" alt="{escape_html(i["name"])}" '
+        f'title="{escape_html(i["name"])} ({i["width"]}×{i["height"]})" '
+        'style="max-height:96px;margin-right:6px;border:1px solid #ccc">' for i in sent)
     return f'<div class="memories-magics-sent">{tags}</div>'

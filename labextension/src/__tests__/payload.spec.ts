@@ -18,9 +18,11 @@ describe('readResult', () => {
       'cost'
     ]);
     expect(r.error).toBeNull();
-    // What it read is a valid payload again (an error column and the absent schema aside).
+    // What it read is a valid payload again (an error column, the absent schema and the
+    // images, none sent, aside).
     expect(r.schema).toBeNull();
-    const { error: _none, schema: _absent, ...rest } = r;
+    expect(r.sent).toEqual([]);
+    const { error: _none, schema: _absent, sent: _noImages, ...rest } = r;
     expect(schemaErrors('result', rest)).toBe('');
   });
 
