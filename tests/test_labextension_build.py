@@ -52,6 +52,22 @@ def test_package_and_pyproject_agree() -> None:
     assert hook["editable-build-kwargs"]["build_dir"] == "memories_magics/labextension"
 
 
+def test_every_package_the_source_imports_is_declared() -> None:
+    """Each package labextension/src imports is in package.json's dependencies (one present
+    only as another's dependency can change or vanish under us), and so in the lockfile."""
+    package = _json(SOURCE / "package.json")
+    imported = set()
+    for path in (SOURCE / "src").glob("*.ts"):  # the extension, not its tests
+        for spec in re.findall(r"""(?:\bfrom|^import)\s+['"]([^'"]+)['"]""", path.read_text(),
+                               re.MULTILINE):
+            if not spec.startswith("."):
+                imported.add("/".join(spec.split("/")[:2 if spec.startswith("@") else 1]))
+    assert "@jupyterlab/services" in imported
+    assert imported <= set(package["dependencies"]), imported - set(package["dependencies"])
+    lock = _json(SOURCE / "package-lock.json")
+    assert lock["packages"][""]["dependencies"] == package["dependencies"], "npm install"
+
+
 def test_built_extension_is_installed_and_current() -> None:
     if not (BUILT / "package.json").exists():
         pytest.fail("memories_magics/labextension is missing: run ./dev setup "
