@@ -337,13 +337,10 @@ CITY_CLASS = ("from pydantic import BaseModel\n\nclass City(BaseModel):\n    nam
 CITY = {"name": "<b>Paris</b>", "country": "France", "population": 2102650}
 
 
-def test_schema_answer_is_a_table(page, provider: FakeLLMServer) -> None:
-    """A --schema cell run in JupyterLab: our renderer draws the validated value as a
-    field/value table (model text as text), the raw JSON folded away under it. (The two cells
-    are removed again: the saved-notebook tests count the notebook's own outputs.)"""
-    _wait_for_outputs(page)
-    provider.script(Reply(text=json.dumps(CITY)))
-    sources = [CITY_CLASS, "%%llm openai:gpt-4o-mini --schema City\nDescribe Paris."]
+@contextlib.contextmanager
+def _extra_cells(page, sources: list[str]) -> Iterator[None]:
+    """``sources`` as code cells at the notebook's end, run; removed again afterwards (the
+    saved-notebook tests count the notebook's own outputs)."""
     first = page.evaluate("""(sources) => {
         const nb = window.jupyterapp.shell.currentWidget.content;
         const cells = nb.model.sharedModel; const n = cells.cells.length;
@@ -352,10 +349,20 @@ def test_schema_answer_is_a_table(page, provider: FakeLLMServer) -> None:
         return window.jupyterapp.commands.execute('notebook:run-all-below').then(() => n); }""",
                           sources)
     try:
-        _check_schema_table(page)
+        yield
     finally:
-        page.evaluate("(n) => window.jupyterapp.shell.currentWidget.content.model.sharedModel"
-                      ".deleteCellRange(n, n + 2)", first)
+        page.evaluate("([n, k]) => window.jupyterapp.shell.currentWidget.content.model"
+                      ".sharedModel.deleteCellRange(n, n + k)", [first, len(sources)])
+
+
+def test_schema_answer_is_a_table(page, provider: FakeLLMServer) -> None:
+    """A --schema cell run in JupyterLab: our renderer draws the validated value as a
+    field/value table (model text as text), the raw JSON folded away under it."""
+    _wait_for_outputs(page)
+    provider.script(Reply(text=json.dumps(CITY)))
+    with _extra_cells(page, [CITY_CLASS,
+                             "%%llm openai:gpt-4o-mini --schema City\nDescribe Paris."]):
+        _check_schema_table(page)
 
 
 def _check_schema_table(page) -> None:
@@ -373,6 +380,47 @@ def _check_schema_table(page) -> None:
     assert "gpt-4o-mini" in cell.locator(".jp-MemoriesMagics-footer").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     cell.screenshot(path=str(ARTIFACTS / "lab-schema.png"))
+    assert not PAGE_ERRORS, PAGE_ERRORS
+
+
+def test_sent_images_are_thumbnails_above_the_answer(page) -> None:
+    """%%llm and %%compare --attach in JupyterLab: the image sent shows as a thumbnail (the
+    kernel's data URL, decoded by the browser, its box within 96 px) above the answer, and
+    once above a comparison's columns; nothing else loads."""
+    _wait_for_outputs(page)
+    sources = ["from PIL import Image\nfig = Image.new('RGB', (200, 100), 'red')",
+               "%%llm openai:gpt-4o-mini --attach fig\nDescribe the chart.",
+               ("%%compare openai:gpt-4o-mini anthropic:claude-3-5-haiku-latest --attach fig\n"
+                "Describe it.")]
+    before = len(REQUESTS)
+    with _extra_cells(page, sources):
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        llm = cells.filter(has_text="Describe the chart.").locator(".jp-OutputArea")
+        compare = cells.filter(has_text="%%compare openai:gpt-4o-mini").locator(".jp-OutputArea")
+        compare.locator(".jp-MemoriesMagics-compare .jp-MemoriesMagics-column").first.wait_for()
+        shown = llm.locator(".jp-MemoriesMagics-result > .jp-MemoriesMagics-sent:first-child img")
+        shown.wait_for()
+        page.wait_for_function("Array.from(document.querySelectorAll("
+                               "'.jp-MemoriesMagics-sent img')).every(i => i.complete)")
+        image = shown.evaluate("""img => ({src: img.getAttribute('src').slice(0, 22),
+            alt: img.alt, title: img.title, width: img.getAttribute('width'),
+            height: img.getAttribute('height'), natural: [img.naturalWidth, img.naturalHeight],
+            next: img.parentElement.nextElementSibling.className,
+            attributes: img.getAttributeNames().sort()})""")
+        assert image == {"src": "data:image/png;base64,", "alt": "fig",
+                         "title": "fig (200×100)", "width": "96", "height": "48",
+                         "natural": [96, 48], "next": image["next"],
+                         "attributes": ["alt", "height", "src", "title", "width"]}
+        assert "jp-MemoriesMagics-answer" in image["next"]
+        assert llm.locator("img").count() == 1
+        top = compare.locator(".jp-MemoriesMagics-compare > .jp-MemoriesMagics-sent:first-child")
+        assert top.locator("img").count() == 1 and compare.locator("img").count() == 1
+        assert top.locator("img").get_attribute("title") == "fig (200×100)"
+        assert compare.locator(".jp-MemoriesMagics-column").count() == 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        llm.screenshot(path=str(ARTIFACTS / "lab-sent.png"))
+    assert not [url for url in REQUESTS[before:]
+                if not url.startswith(("http://127.0.0.1:", "data:image/png;base64,"))]
     assert not PAGE_ERRORS, PAGE_ERRORS
 
 
