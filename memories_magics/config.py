@@ -23,7 +23,12 @@ DEFAULT_MODEL_ENV = "MEMORIES_MAGICS_DEFAULT_MODEL"
 DEFAULT_USER_CONFIG = Path("~/.config/memories_magics/model_config.json")
 BUILTIN_PROVIDERS = ("openai", "anthropic", "cohere", "mistral", "deepseek", "local")
 #: What a provider or model may be able to do (``supports_<name>`` in model_config.json).
-CAPABILITIES = ("streaming", "function_calling", "logprobs", "vision", "schema", "embeddings")
+CAPABILITIES = ("generation", "streaming", "function_calling", "logprobs", "vision", "schema",
+                "embeddings")
+#: What every provider's models can do unless model_config.json says otherwise: answering
+#: prompts is the provider interface itself; ``"supports_generation": false`` marks an
+#: embeddings-only model.
+EVERY_PROVIDER = frozenset({"generation"})
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ class _Open(BaseModel):
 
 
 class ModelParams(_Open):
-    """A model's ``config``: its context and sampling defaults, ``supports_<capability>``."""
+    """A model's ``config``: its context and sampling defaults, ``supports_<capability>``
+    (``supports_generation: false``: an embeddings-only model, refused by ``%%llm``)."""
 
     max_length: PositiveInt | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
+    supports_generation: StrictBool | None = None
     supports_streaming: StrictBool | None = None
     supports_function_calling: StrictBool | None = None
     supports_logprobs: StrictBool | None = None

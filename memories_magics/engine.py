@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, open_default, shown_path
+from .capabilities import Capabilities
 from .config import Config, ModelSpec
 from .errors import (
     CacheMissError,
@@ -64,7 +65,7 @@ class ModelUsage:
     cost_usd: float = 0.0
 
 
-class Engine:
+class Engine(Capabilities):
     """Runs requests against providers through the cache. One per kernel: :func:`default_engine`."""
 
     def __init__(self, config: Config | None = None) -> None:
@@ -99,35 +100,6 @@ class Engine:
         provider_class(spec.provider).check_spec(spec)
         return spec
 
-    def supports(self, spec: ModelSpec, capability: str) -> bool:
-        """Whether ``spec`` can do ``capability`` (streaming, function_calling, logprobs,
-        vision, schema, embeddings): model_config.json's per-model value, else its
-        provider's default."""
-        from .providers import provider_class
-
-        override = spec.capability(capability)
-        if override is not None:
-            return override
-        return capability in provider_class(spec.provider).capabilities
-
-    def check_tools(self, spec: ModelSpec) -> None:
-        """A one-line :class:`UsageError` when ``spec`` can't call tools."""
-        if not self.supports(spec, "function_calling"):
-            raise UsageError(f"{spec.label} can't call tools (supports_function_calling is "
-                             "false for it in model_config.json); use a model such as "
-                             "gpt-4o-mini or claude-haiku")
-
-    def check_schema(self, spec: ModelSpec, tools: object = None) -> None:
-        """A one-line :class:`UsageError` when ``spec`` can't be held to a schema (or tools
-        are asked for too)."""
-        if not self.supports(spec, "schema"):
-            raise UsageError(f"{spec.label} can't be held to a schema (supports_schema is "
-                             "false for it in model_config.json); use a model such as "
-                             "smollm2 or gpt-4o-mini")
-        if tools:
-            raise UsageError("--schema and --tools can't be used in one cell: ask with --tools "
-                             "first, then extract with --schema from its answer")
-
     def availability(self, spec: ModelSpec) -> tuple[bool, str]:
         """Whether ``spec`` can run now, and why not: ``(True, "local")``,
         ``(True, "key set")``, ``(False, "set OPENAI_API_KEY")``,
@@ -156,13 +128,6 @@ class Engine:
                   for alias, spec in self.config.models.items()]
         return sorted(listed, key=lambda row: (not row[2], row[1].provider, row[0]))
 
-    def check_vision(self, spec: ModelSpec) -> None:
-        """A one-line :class:`UsageError` when ``spec`` can't see images."""
-        if not self.supports(spec, "vision"):
-            raise UsageError(f"{spec.label} can't see images (supports_vision is false for it "
-                             "in model_config.json); use a vision model such as gpt-4o-mini or "
-                             "claude-haiku")
-
     def request(self, spec: ModelSpec, prompt: str | Prompt | None = None, *,
                 messages: Sequence[Message] | None = None,
                 tools: Sequence[dict[str, Any]] = (), tool_choice: object = None,
@@ -173,6 +138,7 @@ class Engine:
         (``tool_choice="none"``: ``tools`` are there for the history, not to be called). A
         :class:`~memories_magics.images.Prompt` content (images in the prompt) becomes image
         parts sized for ``spec``'s provider, which must see images."""
+        self.check_generates(spec)
         if messages is None:
             messages = [{"role": "user", "content": prompt or ""}]
         attachments: tuple[Attachment, ...] = ()
@@ -350,9 +316,13 @@ class Engine:
 
     def chain(self, spec: ModelSpec, fallbacks: Sequence[str] | None = None
               ) -> list[ModelSpec]:
-        """``spec`` then its fallbacks: the given ids, else those in model_config.json."""
+        """``spec`` then its fallbacks: the given ids, else those in model_config.json; each
+        must answer prompts (checked before the first is asked)."""
         names = spec.fallbacks if fallbacks is None else fallbacks
-        return [spec, *(self.model(name) for name in names if name.strip())]
+        chain = [spec, *(self.model(name) for name in names if name.strip())]
+        for model in chain:
+            self.check_generates(model)
+        return chain
 
     def _lookup(self, spec: ModelSpec, request: Request, mode: str) -> Response | None:
         """The cached answer in ``use``/``replay`` mode (a replay miss is an error)."""

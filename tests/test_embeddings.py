@@ -259,3 +259,78 @@ def test_embed_and_similar_from_python(engine: Engine, fake: FakeLLMServer,
     with pytest.raises(UsageError) as caught:
         memories_magics.similar("", column, model="embed-v4.0")
     assert "query must be a non-empty string" in one_line(caught)
+
+
+#: What every front end says when asked to chat with an embeddings model.
+NOT_A_CHAT_MODEL = ("{} is an embeddings model: use memories_magics.embed(...) or %llm embed; "
+                    "for %%llm pick a chat model such as gpt-4o-mini or smollm2")
+
+
+def test_chatting_with_an_embeddings_model_is_one_line_before_any_request(
+        tmp_path: Path, fake: FakeLLMServer) -> None:
+    """Each front end, asked to chat with an embeddings model (packaged, or marked so in the
+    user's file), refuses in one line before anything is sent, the fallbacks' first."""
+    import json
+
+    from tests.conftest import provider_environment
+    from tests.kernel import Kernel
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({
+        "models": {"big-embed": {"provider": "openai", "name": "text-embedding-3-large",
+                                 "config": {"supports_generation": False}}},
+        "fallbacks": {"gpt-4o": ["claude-haiku", "big-embed"]},
+        "global_settings": {"max_retries": 0, "timeout_s": 20}}))
+    cells = {
+        "%%llm text-embedding-3-small\nhi": "text-embedding-3-small",
+        "%%llm openai:text-embedding-3-small --no-stream -t 0\nhi": "text-embedding-3-small",
+        "%%llm mistral-embed --schema City\nhi": "mistral-embed",
+        "%%llm cohere:embed-v4.0 --tools shout\nhi": "embed-v4.0",
+        "%%llm big-embed --attach photo\nWhat is this?": "big-embed",
+        "%%llm gpt-4o-mini --fallback claude-haiku,text-embedding-3-small\nhi":
+            "text-embedding-3-small",
+        "%%llm gpt-4o\nhi": "big-embed",
+        "%%compare gpt-4o-mini embed-v4.0\nhi": "embed-v4.0",
+        "%%llm text-embedding-3-small --over rows -o out\n{item}": "text-embedding-3-small",
+        "%%compare gpt-4o-mini mistral-embed --over rows -o out\n{item}": "mistral-embed",
+        "LoadModel('openai', 'api', 'text-embedding-3-small').get_response('hi')":
+            "text-embedding-3-small",
+        "LoadModel('cohere', 'api', 'embed-v4.0').get_streaming_response('hi').__next__()":
+            "embed-v4.0",
+        "LoadModel('mistral', 'api', 'mistral-embed').map('{item}', rows)": "mistral-embed",
+        "MultiModelInference([LoadModel('openai', 'api', 'gpt-4o-mini'), "
+        "LoadModel('openai', 'api', 'text-embedding-3-small')]).grid('{item}', rows)":
+            "text-embedding-3-small",
+        "LoadModel('openai', 'api', 'big-embed').conversation().send('hi')": "big-embed",
+    }
+    env = provider_environment(fake.url, config, tmp_path / "cache")
+    with Kernel(env) as kernel:
+        assert kernel.run("%load_ext memories_magics\nimport memories_magics\n"
+                          "from memories_magics import LoadModel, MultiModelInference\n"
+                          "from pydantic import BaseModel\nimport numpy as np\n"
+                          "class City(BaseModel):\n    name: str\n"
+                          "def shout(text: str) -> str:\n    '''Shout.'''\n    return text\n"
+                          "photo = np.zeros((4, 4, 3), dtype=np.uint8)\n"
+                          "rows = ['a', 'b']").error is None
+        refusals = {cell: kernel.run(cell).one_line_error() for cell in cells}
+        panel = kernel.run(
+            "import json\np = memories_magics.panel('text-embedding-3-small')\n"
+            "offered = [value for _, value in p.models.options]\n"
+            "p.prompt.value = 'hi'\np.run_button.click(); p.wait(30)\n"
+            "print(json.dumps([offered, p.error]))")
+        chat_only = {cell: kernel.run(cell).one_line_error() for cell in (
+            "LoadModel('openai', 'api', 'gpt-4o-mini').embed(['x'])",
+            "memories_magics.embed(['x'], model='claude-haiku')",
+            "%llm embed rows -o v -m mistral-small")}
+    for cell, label in cells.items():
+        assert refusals[cell] == NOT_A_CHAT_MODEL.format(label), cell
+    offered, error = json.loads(panel.stdout.strip().splitlines()[-1])
+    assert error == NOT_A_CHAT_MODEL.format("text-embedding-3-small")
+    assert offered[-1] == "text-embedding-3-small", "only because it was asked for"
+    assert not {"mistral-embed", "embed-v4.0", "big-embed"} & set(offered), \
+        "the picker offers no embeddings model"
+    assert {"gpt-4o-mini", "smollm2", "claude-haiku"} <= set(offered)
+    for cell, line in chat_only.items():
+        assert "can't embed texts; use an embedding model such as" in line, cell
+    assert fake.requests == [], "nothing reached the server"
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())

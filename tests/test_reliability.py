@@ -393,6 +393,8 @@ def test_invalid_config_names_file_line_and_problem(tmp_path, fake) -> None:
      "fallbacks.gpt-4o-mini should be a valid list, not 'claude-haiku'"),
     ({"models": {"x": {"provider": "openai", "config": {"supports_vision": "yes"}}}},
      "models.x.config.supports_vision should be a valid boolean, not 'yes'"),
+    ({"models": {"x": {"provider": "openai", "config": {"supports_generation": 0}}}},
+     "models.x.config.supports_generation should be a valid boolean, not 0"),
 ])
 def test_config_of_the_wrong_shape_is_one_line(data, problem, tmp_path, monkeypatch) -> None:
     path = tmp_path / "model_config.json"
@@ -401,6 +403,15 @@ def test_config_of_the_wrong_shape_is_one_line(data, problem, tmp_path, monkeypa
     with pytest.raises(ConfigError) as caught:
         Config.load()
     assert str(caught.value) == f"{path}: {problem}; fix the file or unset MEMORIES_MAGICS_CONFIG"
+
+
+def test_the_schema_checks_every_capability_and_only_those() -> None:
+    from memories_magics.config import CAPABILITIES
+    from memories_magics.config_schema import ModelParams
+
+    checked = {name.removeprefix("supports_") for name in ModelParams.model_fields
+               if name.startswith("supports_")}
+    assert checked == set(CAPABILITIES)
 
 
 def test_config_in_latin_1_is_one_line(tmp_path) -> None:

@@ -125,12 +125,13 @@ def control_value(option: Option, control: Any) -> Any:
 
 def model_choices(engine: Engine) -> tuple[list[tuple[str, str]], str]:
     """``(label, model)`` pairs for the picker, in ``%llm models``' order (what works now
-    first), and the default model's value. A label says what is missing, e.g.
-    ``gpt-4o-mini — set OPENAI_API_KEY``."""
+    first), without the embeddings models, and the default model's value. A label says what
+    is missing, e.g. ``gpt-4o-mini — set OPENAI_API_KEY``."""
     default = engine.model()
     default_value = default.alias or engine.default_model()
     choices = [(f"{alias} — {status}{' · default' if spec == default else ''}", alias)
-               for alias, spec, _, status in engine.models_by_availability()]
+               for alias, spec, _, status in engine.models_by_availability()
+               if engine.supports(spec, "generation")]
     if default_value not in {value for _, value in choices}:
         choices.insert(0, (f"{default_value} — {engine.availability(default)[1]} · default",
                            default_value))
