@@ -19,13 +19,24 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import threading
 import warnings
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from .cache_folder import (
+    CACHE_DIR_ENV,
+    LEGACY_NAME,
+    check_directory,
+    count_records,
+    drop_records,
+    file_info,
+    load,
+    remove_own_files,
+    shown_path,
+    write_in,
+)
 from .errors import CacheError, UsageError
 from .records import (
     EMBEDDINGS_NAME,
@@ -40,13 +51,7 @@ from .secrets import mask_known
 from .types import Request, Response
 from .vocabulary import CACHE_MODES
 
-CACHE_DIR_ENV = "MEMORIES_MAGICS_CACHE_DIR"
 CACHE_MODE_ENV = "MEMORIES_MAGICS_CACHE_MODE"
-#: The SQLite file of earlier versions (convert it with ``python -m memories_magics.convert``).
-LEGACY_NAME = "memories_magics.sqlite"
-#: Everything the cache, or an earlier version of it, ever writes in its folder.
-OWN_FILES = re.compile(f"(?:{re.escape(RECORDS_NAME)}|{re.escape(EMBEDDINGS_NAME)})"
-                       rf"(?:\.\d+\.tmp)?|{re.escape(LEGACY_NAME)}(?:-journal|-wal|-shm)?")
 #: Seconds after this process's last recording that its record is compacted (sorted, one
 #: line per key), off the caller's thread; and once more when the process ends.
 COMPACT_AFTER_S = 1.0
@@ -68,15 +73,6 @@ def notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
             path = Path(candidate)
             return path if path.is_absolute() else Path.cwd() / path.name
     return None
-
-
-def shown_path(path: Path | str) -> str:
-    """``path`` relative to the working directory when inside it (so notebook outputs read
-    the same on every machine), else as given."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def default_cache_dir(user_ns: dict[str, Any] | None = None) -> Path:
@@ -109,26 +105,6 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def check_directory(directory: Path) -> None:
-    """Refuse a path that is a file, a folder with files the cache didn't write, or a record
-    that is a link (a committed link could point anywhere)."""
-    where = shown_path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise CacheError(f"the cache path {where} is a file, not a folder; point %llm cache "
-                         f"dir (or ${CACHE_DIR_ENV}) at a folder, e.g. {where}_cache")
-    if not directory.is_dir():
-        return
-    foreign = sorted(p.name for p in directory.iterdir() if not OWN_FILES.fullmatch(p.name))
-    if foreign:
-        shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
-        raise CacheError(f"{where} holds files the cache did not write ({shown}); point "
-                         "%llm cache dir at an empty or new folder, e.g. "
-                         f"{Path(where) / '.memories_cache'}")
-    if (directory / RECORDS_NAME).is_symlink():
-        raise CacheError(f"{where}/{RECORDS_NAME} is a link, not a record; remove it, or "
-                         "point %llm cache dir elsewhere")
-
-
 class ResponseCache:
     """Complete answers by request in one folder's ``records.jsonl`` (safe across kernels
     and threads); ``also_read`` folders are searched, never written, when this one misses.
@@ -158,19 +134,8 @@ class ResponseCache:
 
     # -- reading -------------------------------------------------------------------------
     def _load(self, record_file: RecordFile) -> None:
-        """Read what was added to ``record_file``; each line that is not a record is warned
-        about once (the other records load)."""
-        try:
-            record_file.refresh()
-        except OSError as exc:
-            raise CacheError(f"the cache at {shown_path(record_file.path.parent)} is unusable "
-                             f"({exc}); run %llm cache clear to start it afresh, or point "
-                             "%llm cache dir elsewhere") from None
-        for problem in record_file.problems:
-            if problem not in self._warned:
-                self._warned.add(problem)
-                warnings.warn(f"memories_magics: {self._where(record_file)}{problem}, skipped "
-                              "(the other records load)", stacklevel=4)
+        """Read what was added to ``record_file`` (see :func:`~.cache_folder.load`)."""
+        load(record_file, "cache", self._warned)
 
     def _where(self, record_file: RecordFile) -> str:
         return f"{shown_path(record_file.path.parent)}/"
@@ -249,12 +214,8 @@ class ResponseCache:
         record = {"record": RECORD_FORMAT, "key": request.cache_key(),
                   "request": request.as_record(),
                   **{k: stored[k] for k in ANSWER_FIELDS if stored[k] not in ((), [], {})}}
-        try:
-            check_directory(self.directory)
-            self.directory.mkdir(parents=True, exist_ok=True)
-            if not os.access(self.directory, os.W_OK) or (
-                    self._file.path.exists() and not os.access(self._file.path, os.W_OK)):
-                raise PermissionError("read-only")
+
+        def write() -> None:
             line = mask_known(dump(record))
             with self._lock:
                 self.asked.add(record["key"])
@@ -266,28 +227,15 @@ class ResponseCache:
                 self._timer = threading.Timer(COMPACT_AFTER_S, self.compact)
                 self._timer.daemon = True
                 self._timer.start()
-        except (OSError, CacheError, ValueError) as exc:
-            # The answer is shown and returned all the same; only its replay is lost.
-            warnings.warn(f"memories_magics: could not write the cache at "
-                          f"{shown_path(self.directory)} ({exc}); the answer is shown but "
-                          "not cached", stacklevel=3)
-            return False
-        return True
+
+        return write_in(self._file, write, "cache", "the answer is shown but not cached")
 
     def prune(self, keys: frozenset[str]) -> int:
         """Remove the records of ``keys``; returns how many went. A record with a line that
         is not a record is not rewritten (a one-line CacheError says which)."""
         with self._lock:
             self._load(self._file)
-            if self._file.problems:
-                raise CacheError(f"{self._where(self._file)}{self._file.problems[0]}; fix or "
-                                 "delete that line first (nothing was removed)")
-            gone = keys & set(self._file.records)
-            if gone and not self._file.compact(drop=gone):
-                raise CacheError(f"could not rewrite {shown_path(self._file.path)}; nothing "
-                                 "was removed")
-            self._load(self._file)
-            return len(gone)
+            return drop_records(self._file, keys)
 
     def export(self, path: Path) -> int:
         """Write every record of this folder to ``path`` (a new JSONL file); returns how many."""
@@ -355,32 +303,21 @@ class ResponseCache:
         """Record count, size on disk, location, and the other notebooks' records read."""
         with self._lock:
             self._load(self._file)
-            path = self._file.path
-            return {"directory": str(self.directory), "entries": len(self._file.records),
-                    "size_bytes": path.stat().st_size if path.is_file() else 0,
-                    "problems": list(self._file.problems),
+            return {"directory": str(self.directory), **file_info(self._file),
                     "also_read": [str(f.path.parent) for f in self._others]}
 
-    def clear(self) -> int:
-        """Remove the record; returns how many answers it held. Only the cache's own files
-        go, and never from a folder that holds anything else."""
-        where = shown_path(self.directory)
+    def clear(self) -> tuple[int, int]:
+        """Remove the answers and the vectors beside them (``embeddings.jsonl``); returns how
+        many of each went. Only the cache's own files go, and never from a folder that holds
+        anything else."""
         with self._lock:
             check_directory(self.directory)  # foreign files or a link: refuse (raises)
             if not self.directory.is_dir():
-                return 0
+                return 0, 0
             with suppress(CacheError):  # an unreadable record is cleared all the same
                 self._load(self._file)
-            removed = len(self._file.records)
-            if not os.access(self.directory, os.W_OK):
-                raise CacheError(f"could not clear the cache at {where} (read-only); nothing "
-                                 "was removed")
-            try:
-                for path in self.directory.iterdir():
-                    if OWN_FILES.fullmatch(path.name):
-                        path.unlink()
-            except OSError as exc:
-                raise CacheError(f"could not clear the cache at {where} ({exc})") from None
+            removed = len(self._file.records), count_records(self.directory / EMBEDDINGS_NAME)
+            remove_own_files(self.directory)
             self._file.refresh()
             self._wrote = False
             return removed

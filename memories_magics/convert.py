@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cache import LEGACY_NAME, OWN_FILES, ResponseCache, check_directory
+from .cache import ResponseCache
+from .cache_folder import LEGACY_NAME, OWN_FILES, check_directory
 from .errors import MemoriesError
 from .types import Request, Response
 

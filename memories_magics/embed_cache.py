@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -24,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .cache import ResponseCache, check_directory, shown_path
-from .errors import CacheError
+from .cache import ResponseCache
+from .cache_folder import drop_records, file_info, load, shown_path, write_in
 from .records import EMBEDDINGS_NAME, RECORD_FORMAT, RecordFile, canonical, dump, key_of
 from .secrets import mask_known
 
@@ -63,6 +62,8 @@ class EmbeddingCache:
         self._file = RecordFile(directory / EMBEDDINGS_NAME)
         self._others = [RecordFile(folder / EMBEDDINGS_NAME) for folder in also_read]
         self._warned: set[str] = set()
+        #: The keys this process asked for or recorded (what ``prune`` keeps).
+        self.asked: set[str] = set()
         self._lock = threading.Lock()
 
     def _warn(self, message: str) -> None:
@@ -71,17 +72,7 @@ class EmbeddingCache:
             warnings.warn(f"memories_magics: {message}", stacklevel=4)
 
     def _refresh(self, record_file: RecordFile) -> None:
-        if record_file.path.is_symlink():
-            raise CacheError(f"{shown_path(record_file.path)} is a link, not a record; remove "
-                             "it, or point %llm cache dir elsewhere")
-        try:
-            record_file.refresh()
-        except OSError as exc:
-            raise CacheError(f"the embeddings at {shown_path(record_file.path)} are unusable "
-                             f"({exc}); run %llm cache clear, or point %llm cache dir "
-                             "elsewhere") from None
-        for problem in record_file.problems:
-            self._warn(f"{shown_path(record_file.path.parent)}/{problem}, skipped")
+        load(record_file, "embeddings", self._warned)
 
     def get(self, requests: list[dict[str, Any]]) -> list[Vector | None]:
         """The recorded vector of each request, None where there is none (or it is unreadable,
@@ -92,6 +83,7 @@ class EmbeddingCache:
             found: list[Vector | None] = []
             for request in requests:
                 key = key_of(request)
+                self.asked.add(key)
                 record = next((f.records[key] for f in (self._file, *self._others)
                                if key in f.records), None)
                 found.append(None if record is None else self._checked(record, request))
@@ -117,21 +109,35 @@ class EmbeddingCache:
             "text": request["text"], "dim": int(vector.shape[0]),
             "vector": base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii"),
             "provenance": provenance})) for request, vector in zip(requests, vectors, strict=True)]
-        try:
+
+        def write() -> None:
             with self._lock:
-                check_directory(self.directory)
-                self.directory.mkdir(parents=True, exist_ok=True)
-                if not os.access(self.directory, os.W_OK):
-                    raise PermissionError("read-only")
+                self.asked.update(key_of(request) for request in requests)
                 for line in lines:
                     self._file.append(line)
                 self._file.compact()
-        except (OSError, CacheError, ValueError) as exc:
-            warnings.warn(f"memories_magics: could not write the embeddings at "
-                          f"{shown_path(self.directory)} ({exc}); the vectors are returned but "
-                          "not cached", stacklevel=3)
-            return False
-        return True
+
+        return write_in(self._file, write, "embeddings",
+                        "the vectors are returned but not cached")
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every readable record of this folder's vectors, by key."""
+        with self._lock:
+            self._refresh(self._file)
+            return [self._file.records[key] for key in sorted(self._file.records)]
+
+    def prune(self, keys: frozenset[str]) -> int:
+        """Remove the vectors of ``keys``; returns how many went (see
+        :func:`~.cache_folder.drop_records`)."""
+        with self._lock:
+            self._refresh(self._file)
+            return drop_records(self._file, keys)
+
+    def info(self) -> dict[str, Any]:
+        """How many vectors this folder holds, their size on disk and unreadable lines."""
+        with self._lock:
+            self._refresh(self._file)
+            return file_info(self._file)
 
 
 _opened: dict[tuple[Path, tuple[Path, ...]], EmbeddingCache] = {}

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .cache import check_mode, shown_path
+from .cache import check_mode
+from .cache_folder import shown_path
 from .config import ModelSpec
 from .embed_cache import Vector, embed_request, embeddings_beside
 from .embedding import INPUT_TYPES, batches, text_bytes

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, open_default, shown_path
+from .cache import CACHE_MODE_ENV, ResponseCache, check_mode, open_default
+from .cache_folder import shown_path
 from .capabilities import Capabilities
 from .config import Config, ModelSpec
 from .errors import (

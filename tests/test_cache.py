@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from memories_magics.cache import LEGACY_NAME, ResponseCache, default_cache_dir
+from memories_magics.cache import ResponseCache, default_cache_dir
+from memories_magics.cache_folder import LEGACY_NAME
 from memories_magics.engine import Engine
 from memories_magics.errors import CacheError, MemoriesError
 from memories_magics.records import EMBEDDINGS_NAME, RECORDS_NAME
@@ -246,23 +247,31 @@ def test_files_added_later_stop_clear(tmp_path: Path) -> None:
 
 
 def test_clear_removes_the_record_and_keeps_the_folder(tmp_path: Path) -> None:
+    import numpy as np
+
+    from memories_magics.embed_cache import EmbeddingCache, embed_request
+
     cache_dir = tmp_path / "cache"
     for prompt in ("a", "b"):
         _stored(cache_dir, prompt)
     (cache_dir / RECORDS_NAME).open("ab").write(b"garbage\n")
+    assert EmbeddingCache(cache_dir).put(
+        [embed_request("openai", "e", text) for text in "xyz"], np.ones((3, 2), np.float32), {})
+    (cache_dir / EMBEDDINGS_NAME).open("ab").write(b"junk\n")
     cache = ResponseCache(cache_dir)
     with pytest.warns(UserWarning, match="line 3"):
-        assert cache.clear() == 2
+        assert cache.clear() == (2, 3), "answers and vectors, the unreadable lines not counted"
     assert cache.info()["entries"] == 0 and cache_dir.is_dir() and not any(cache_dir.iterdir())
     request = _stored(cache_dir)
     assert cache.get(request) is not None and cache.info()["entries"] == 1
 
 
-def test_a_linked_record_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", [RECORDS_NAME, EMBEDDINGS_NAME])
+def test_a_linked_record_is_refused(tmp_path: Path, name: str) -> None:
     _stored(tmp_path / "real")
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / RECORDS_NAME).symlink_to(tmp_path / "real" / RECORDS_NAME)
-    with pytest.raises(CacheError, match="is a link"):
+    (tmp_path / "cache" / name).symlink_to(tmp_path / "real" / RECORDS_NAME)
+    with pytest.raises(CacheError, match=f"cache/{name} is a link, not a record; remove it"):
         ResponseCache(tmp_path / "cache")
     assert (tmp_path / "real" / RECORDS_NAME).exists()
 
@@ -319,6 +328,24 @@ def test_a_read_only_cache_serves_hits_and_warns_on_misses(engine: Engine, fake:
     finally:
         directory.chmod(0o755)
     assert (directory / RECORDS_NAME).read_bytes() == before
+
+
+def test_a_read_only_cache_returns_new_vectors_with_the_same_warning(
+        engine: Engine, fake: FakeLLMServer, read_only: Any) -> None:
+    from memories_magics import LoadModel
+
+    directory = engine.cache().directory
+    directory.mkdir(parents=True)
+    read_only(directory)
+    model = LoadModel("openai", "api", "text-embedding-3-small", engine=engine)
+    try:
+        with pytest.warns(UserWarning, match=r"could not write the embeddings at .*cache "
+                                             r"\(read-only\); the vectors are returned but not "
+                                             "cached"):
+            assert model.embed(["a", "b"]).shape == (2, 8)
+    finally:
+        directory.chmod(0o755)
+    assert not any(directory.iterdir())
 
 
 def test_clearing_a_read_only_cache_removes_nothing(tmp_path: Path, read_only: Any) -> None:
@@ -460,7 +487,8 @@ def test_cache_commands_in_a_kernel(tmp_path: Path, fake: FakeLLMServer) -> None
         cleared = kernel.run("%llm cache clear")
     traceback = moved.error["traceback"]
     assert len(traceback) == 1 and "holds files the cache did not write" in traceback[0]
-    assert cleared.error is None and cleared.stdout.startswith("Cleared 4 cached answers from")
+    assert cleared.error is None
+    assert cleared.stdout.startswith("Cleared 4 cached answers and 0 cached vectors from")
     assert _intact(files) and not any((tmp_path / "c").iterdir())
 
 
@@ -488,9 +516,9 @@ def test_prune_export_and_import_in_a_kernel(tmp_path: Path, fake: FakeLLMServer
         (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" * 3000)
         long_junk = kernel.run(f"%llm cache import {tmp_path / 'passwd'}")
     assert early.error["traceback"][0].startswith("UsageError: no cell has asked a model")
-    assert asked.stdout.startswith("1 records in ") and "%llm cache prune --yes drops them" \
-        in asked.stdout and "'recorded'" in asked.stdout
-    assert pruned.stdout.startswith("Pruned 1 records from ")
+    assert asked.stdout.startswith("1 answers and 0 vectors in ") and \
+        "%llm cache prune --yes drops them" in asked.stdout and "'recorded'" in asked.stdout
+    assert pruned.stdout.startswith("Pruned 1 answers and 0 vectors from ")
     assert [json.loads(line)["request"]["messages"][0]["content"]
             for line in _lines(tmp_path / "a")] == ["kept"]
     assert export.stdout.startswith("Exported 1 records to ")
@@ -587,3 +615,67 @@ def test_a_reloaded_record_is_checked_again_and_the_old_records_are_let_go(
     assert reader.get(_request("never recorded")) is None  # reloads the replaced file
     with pytest.warns(UserWarning, match="does not match its key"):
         assert reader.get(requests[0]) is None, "a record read again is checked again"
+
+
+def test_info_prune_and_clear_count_the_vectors_beside_the_answers(tmp_path: Path,
+                                                                    fake: FakeLLMServer) -> None:
+    """``%llm cache info`` counts answers and vectors, ``prune`` drops the vectors no cell of
+    this kernel asked for as it does answers, ``clear`` removes both files and says how many
+    of each went; an unreadable vector line is named and stops prune, not clear."""
+    from tests.conftest import provider_environment, write_test_config
+    from tests.kernel import Kernel
+
+    cache_dir = tmp_path / "c"
+    env = provider_environment(fake.url, write_test_config(tmp_path / "c.json"), cache_dir)
+    embed = "%llm embed texts -o v -m text-embedding-3-small"
+    with Kernel(env, cwd=tmp_path) as kernel:
+        kernel.run("%load_ext memories_magics\ntexts = ['alpha', 'beta', 'gamma']")
+        for prompt in ("kept", "stale"):
+            kernel.run(f"%%llm gpt-4o-mini\n{prompt}")
+        assert kernel.run(embed).error is None
+        recorded = kernel.run("%llm cache info")
+    assert recorded.stdout.startswith("2 cached answers (") and \
+        " KiB) and 3 cached vectors (" in recorded.stdout and \
+        recorded.stdout.endswith(" KiB) in c (mode: use)\n")
+    with Kernel(env, cwd=tmp_path) as kernel:
+        kernel.run("%load_ext memories_magics\ntexts = ['alpha']")
+        kernel.run("%%llm gpt-4o-mini\nkept")
+        again = kernel.run(embed)
+        listed = kernel.run("%llm cache prune")
+        vectors = (cache_dir / EMBEDDINGS_NAME).read_bytes()
+        (cache_dir / EMBEDDINGS_NAME).write_bytes(vectors + b"not a record\n")
+        unreadable = kernel.run("%llm cache info")
+        refused = kernel.run("%llm cache prune --yes")
+        kept = (cache_dir / EMBEDDINGS_NAME).read_bytes()
+        (cache_dir / EMBEDDINGS_NAME).write_bytes(vectors)
+        pruned = kernel.run("%llm cache prune --yes")
+        nothing = kernel.run("%llm cache prune")
+        info = kernel.run("%llm cache info")
+        on_disk = [len(_lines(cache_dir)), (cache_dir / EMBEDDINGS_NAME).read_text()]
+        cleared = kernel.run("%llm cache clear")
+        empty = kernel.run("%llm cache info")
+        fresh = kernel.run(embed)
+    assert again.stdout.endswith("(1 of 1 from the cache)\n")
+    lines = listed.stdout.splitlines()
+    assert lines[:2] == [("1 answers and 2 vectors in c were not asked for in this kernel; "
+                          "%llm cache prune --yes drops them:"),
+                         "  openai:gpt-4o-mini 'Hello from the fake server.'"]
+    assert sorted(lines[2:]) == ["  openai:text-embedding-3-small vector of 'beta'",
+                                 "  openai:text-embedding-3-small vector of 'gamma'"]
+    assert pruned.stdout.startswith("Pruned 1 answers and 2 vectors from c:\n")
+    assert nothing.stdout == ("Nothing to prune: every answer and vector in c was asked for "
+                              "in this kernel\n")
+    assert info.stdout.startswith("1 cached answers (") and " and 1 cached vectors (" in \
+        info.stdout
+    assert "unreadable: embeddings.jsonl line 4: not JSON" in unreadable.stdout
+    assert refused.one_line_error() == (
+        "c/embeddings.jsonl line 4: not JSON (Expecting value: line 1 column 1 (char 0)); "
+        "fix or delete that line first (nothing was removed)")
+    assert kept == vectors + b"not a record\n", "nothing was removed"
+    assert on_disk[0] == 1 and on_disk[1].count("\n") == 1 and '"text":"alpha"' in on_disk[1]
+    assert cleared.stdout == "Cleared 1 cached answers and 1 cached vectors from c\n"
+    assert empty.stdout == ("0 cached answers (0 KiB) and 0 cached vectors (0 KiB) in c "
+                            "(mode: use)\n")
+    assert fresh.stdout.endswith("(0 of 1 from the cache)\n"), "the cleared vectors are gone"
+    assert [r.path for r in fake.requests] == ["/v1/chat/completions"] * 2 + \
+        ["/v1/embeddings"] * 2

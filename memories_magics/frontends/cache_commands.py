@@ -1,8 +1,9 @@
-"""``%llm cache …``: a notebook's recorded answers, seen, checked, moved and pruned from a cell."""
+"""``%llm cache …``: a notebook's recorded answers and vectors, seen, checked, moved, pruned and
+cleared from a cell."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..vocabulary import CACHE_MODES
@@ -14,17 +15,22 @@ if TYPE_CHECKING:
 def cache_command(engine: Engine, rest: list[str]) -> None:
     """``%llm cache info | clear | dir PATH | verify [--sample N] | prune [--yes] | export PATH
     | import PATH | mode [MODE]``."""
-    from ..cache import check_mode, shown_path
+    from ..cache import check_mode
+    from ..cache_folder import shown_path
 
     action = rest[0] if rest else "info"
     if action == "info":
+        from ..embed_cache import embeddings_beside
+
         info = engine.cache().info()
-        print(f"{info['entries']} cached answers, {info['size_bytes'] / 1024:.0f} KiB in "
+        vectors = embeddings_beside(engine.cache()).info()
+        print(f"{info['entries']} cached answers ({info['size_bytes'] / 1024:.0f} KiB) and "
+              f"{vectors['entries']} cached vectors ({vectors['size_bytes'] / 1024:.0f} KiB) in "
               f"{shown_path(info['directory'])} (mode: {engine.cache_mode})")
         if info["also_read"]:
             print("also reading the records of: "
                   + ", ".join(shown_path(p) for p in info["also_read"]))
-        for problem in info["problems"]:
+        for problem in info["problems"] + vectors["problems"]:
             print(f"unreadable: {problem}")
     elif action == "verify":
         from ..verify import report, verify
@@ -45,9 +51,9 @@ def cache_command(engine: Engine, rest: list[str]) -> None:
             print(f"Imported {added} records from {shown_path(path)} into "
                   f"{shown_path(cache.directory)}" + _refusals(refused))
     elif action == "clear":
-        removed = engine.cache().clear()
+        answers, vectors_gone = engine.cache().clear()
         shown = shown_path(engine.cache().directory)
-        print(f"Cleared {removed} cached answers from {shown}")
+        print(f"Cleared {answers} cached answers and {vectors_gone} cached vectors from {shown}")
     elif action == "dir" and len(rest) == 2:
         print(f"Cache directory: {shown_path(engine.set_cache_dir(rest[1]).directory)}")
     elif action == "mode" and len(rest) == 1:
@@ -75,26 +81,40 @@ def _refusals(refused: list[str]) -> str:
 
 
 def _prune(engine: Engine, confirmed: bool) -> None:
-    """Drop the records no cell of this kernel asked for (``--yes``), or list them."""
-    from ..cache import shown_path
+    """Drop the answers and the vectors no cell of this kernel asked for (``--yes``), or list
+    them."""
+    from ..cache_folder import refuse_unreadable, shown_path
+    from ..embed_cache import embeddings_beside
 
     cache = engine.cache()
-    if not cache.asked:
+    store = embeddings_beside(cache)
+    if not cache.asked and not store.asked:
         raise UsageError("no cell has asked a model in this kernel yet: Run All first, "
                          "then %llm cache prune drops the records no cell asked for")
-    unasked = [r for r in cache.records() if r["key"] not in cache.asked]
+    answers = [r for r in cache.records() if r["key"] not in cache.asked]
+    vectors = [r for r in store.records() if r["key"] not in store.asked]
     where = shown_path(cache.directory)
-    if not unasked:
-        print(f"Nothing to prune: every record in {where} was asked for in this kernel")
+    if not answers and not vectors:
+        print(f"Nothing to prune: every answer and vector in {where} was asked for in this "
+              "kernel")
         return
-    shown = [f"  {r['request'].get('provider')}:{r['request'].get('model')} "
-             f"{str(r.get('text'))[:60]!r}" for r in unasked]
+    shown = [f"  {_model_of(r)} {str(r.get('text'))[:60]!r}" for r in answers] + \
+            [f"  {_model_of(r)} vector of {str(r.get('text'))[:60]!r}" for r in vectors]
     if not confirmed:
-        print(f"{len(unasked)} records in {where} were not asked for in this kernel; "
-              "%llm cache prune --yes drops them:\n" + "\n".join(shown))
+        print(f"{len(answers)} answers and {len(vectors)} vectors in {where} were not asked for "
+              "in this kernel; %llm cache prune --yes drops them:\n" + "\n".join(shown))
         return
-    removed = cache.prune(frozenset(r["key"] for r in unasked))
-    print(f"Pruned {removed} records from {where}:\n" + "\n".join(shown))
+    # Neither file changes while either has a line that is not a record.
+    refuse_unreadable(cache.directory, cache.info()["problems"] + store.info()["problems"])
+    removed = (cache.prune(frozenset(r["key"] for r in answers)),
+               store.prune(frozenset(r["key"] for r in vectors)))
+    print(f"Pruned {removed[0]} answers and {removed[1]} vectors from {where}:\n"
+          + "\n".join(shown))
+
+
+def _model_of(record: dict[str, Any]) -> str:
+    """``provider:model`` of a record's request, as a prune lists it."""
+    return f"{record['request'].get('provider')}:{record['request'].get('model')}"
 
 
 def _sample(words: list[str]) -> int | None:

@@ -269,7 +269,7 @@ class LLMMagics(Magics):
         print(f"Default model: {spec.label} ({spec.model_id})")
 
     def _config(self, _: list[str]) -> None:
-        from ..cache import shown_path
+        from ..cache_folder import shown_path
         from ..config import USER_CONFIG_ENV, user_config_path
 
         path = user_config_path()
