@@ -37,30 +37,29 @@ class Capabilities:
                          "it in model_config.json); pick a chat model such as gpt-4o-mini or "
                          "smollm2")
 
+    def _require(self, spec: ModelSpec, capability: str, cannot: str, instead: str) -> None:
+        """A one-line :class:`UsageError` (``spec`` ``cannot``, use ``instead``) when ``spec``
+        lacks ``capability``; an embeddings model is :meth:`check_generates`' line."""
+        self.check_generates(spec)
+        if not self.supports(spec, capability):
+            raise UsageError(f"{spec.label} {cannot} (supports_{capability} is false for it in "
+                             f"model_config.json); use {instead}")
+
     def check_tools(self, spec: ModelSpec) -> None:
         """A one-line :class:`UsageError` when ``spec`` can't call tools."""
-        self.check_generates(spec)
-        if not self.supports(spec, "function_calling"):
-            raise UsageError(f"{spec.label} can't call tools (supports_function_calling is "
-                             "false for it in model_config.json); use a model such as "
-                             "gpt-4o-mini or claude-haiku")
+        self._require(spec, "function_calling", "can't call tools",
+                      "a model such as gpt-4o-mini or claude-haiku")
 
     def check_schema(self, spec: ModelSpec, tools: object = None) -> None:
         """A one-line :class:`UsageError` when ``spec`` can't be held to a schema (or tools
         are asked for too)."""
-        self.check_generates(spec)
-        if not self.supports(spec, "schema"):
-            raise UsageError(f"{spec.label} can't be held to a schema (supports_schema is "
-                             "false for it in model_config.json); use a model such as "
-                             "smollm2 or gpt-4o-mini")
+        self._require(spec, "schema", "can't be held to a schema",
+                      "a model such as smollm2 or gpt-4o-mini")
         if tools:
             raise UsageError("--schema and --tools can't be used in one cell: ask with --tools "
                              "first, then extract with --schema from its answer")
 
     def check_vision(self, spec: ModelSpec) -> None:
         """A one-line :class:`UsageError` when ``spec`` can't see images."""
-        self.check_generates(spec)
-        if not self.supports(spec, "vision"):
-            raise UsageError(f"{spec.label} can't see images (supports_vision is false for it "
-                             "in model_config.json); use a vision model such as gpt-4o-mini or "
-                             "claude-haiku")
+        self._require(spec, "vision", "can't see images",
+                      "a vision model such as gpt-4o-mini or claude-haiku")
