@@ -160,7 +160,7 @@ def _record_figures(directory: Path) -> list[Figure]:
 def _digest_figure() -> Figure:
     from memories_magics.config import Config
     from memories_magics.engine import Engine
-    from memories_magics.providers import local
+    from memories_magics.providers import local_runtime as local
 
     engine = Engine(Config.load())
     spec, hosted = engine.model("smollm2"), engine.model("gpt-4o-mini")

@@ -61,5 +61,6 @@ class Capabilities:
 
     def check_vision(self, spec: ModelSpec) -> None:
         """A one-line :class:`UsageError` when ``spec`` can't see images."""
+        local = ", or a local GGUF with a clip_model_path" if spec.provider == "local" else ""
         self._require(spec, "vision", "can't see images",
-                      "a vision model such as gpt-4o-mini or claude-haiku")
+                      f"a vision model such as gpt-4o-mini or claude-haiku{local}")

@@ -29,6 +29,15 @@ CAPABILITIES = ("generation", "streaming", "function_calling", "logprobs", "visi
 #: prompts is the provider interface itself; ``"supports_generation": false`` marks an
 #: embeddings-only model.
 EVERY_PROVIDER = frozenset({"generation"})
+#: A local model's ``vision_handler`` (the names of llama-cpp-python's server ``chat_format``)
+#: and the class of ``llama_cpp.llama_chat_format`` that reads its images.
+VISION_HANDLERS = {
+    "llava-1-5": "Llava15ChatHandler", "llava-1-6": "Llava16ChatHandler",
+    "obsidian": "ObsidianChatHandler", "moondream": "MoondreamChatHandler",
+    "nanollava": "NanoLlavaChatHandler", "llama-3-vision-alpha": "Llama3VisionAlphaChatHandler",
+    "minicpm-v-2.6": "MiniCPMv26ChatHandler", "qwen2.5-vl": "Qwen25VLChatHandler",
+    "gemma4": "Gemma4ChatHandler", "mtmd": "MTMDChatHandler",
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class ModelSpec:
     type: str = "api"
     description: str = ""
     gguf: str | None = None
+    #: A local model's multimodal projector (given as ``gguf`` is) and the chat handler
+    #: family that reads its images (a key of :data:`VISION_HANDLERS`).
+    clip_model_path: str | None = None
+    vision_handler: str | None = None
     chat: bool = True
     max_length: int | None = None
     temperature: float | None = None
@@ -147,15 +160,20 @@ class Config:
                               "(and usually a \"name\")")
         params = entry.get("config", {})
         pricing = entry.get("pricing", {})
+        capabilities = {key.removeprefix("supports_"): bool(value)
+                        for key, value in params.items()
+                        if key.startswith("supports_") and value is not None}
+        if entry.get("clip_model_path"):  # a projector sees, unless the file says it doesn't
+            capabilities.setdefault("vision", True)
         return ModelSpec(
             provider=entry["provider"], name=entry.get("name", alias), alias=alias,
             type=entry.get("type", "local" if entry["provider"] == "local" else "api"),
             description=entry.get("description", ""), gguf=entry.get("gguf"),
+            clip_model_path=entry.get("clip_model_path"),
+            vision_handler=entry.get("vision_handler"),
             chat=entry.get("chat", True), max_length=params.get("max_length"),
             temperature=params.get("temperature"), top_p=params.get("top_p"),
-            capabilities=tuple((key.removeprefix("supports_"), bool(value))
-                               for key, value in params.items()
-                               if key.startswith("supports_") and value is not None),
+            capabilities=tuple(capabilities.items()),
             price_in=float(pricing.get("input", 0.0)), price_out=float(pricing.get("output", 0.0)),
             fallbacks=tuple(fallbacks),
         )

@@ -21,8 +21,11 @@ from pydantic import (
     PositiveInt,
     StrictBool,
     ValidationError,
+    field_validator,
+    model_validator,
 )
 
+from .config import VISION_HANDLERS
 from .errors import ConfigError
 
 
@@ -61,9 +64,30 @@ class ModelEntry(_Open):
     type: str | None = None
     description: str = ""
     gguf: str | None = None
+    clip_model_path: str | None = None
+    vision_handler: str | None = None
     chat: StrictBool = True
     config: ModelParams = ModelParams()
     pricing: Pricing = Pricing()
+
+    @field_validator("vision_handler")
+    @classmethod
+    def _known_handler(cls, name: str | None) -> str | None:
+        if name is not None and name not in VISION_HANDLERS:
+            raise ValueError(f"{name!r} is not a handler family we know; use one of "
+                             f"{', '.join(VISION_HANDLERS)}")
+        return name
+
+    @model_validator(mode="after")
+    def _vision(self) -> ModelEntry:
+        """A projector needs its handler family and a local chat model, and the other way."""
+        if (self.clip_model_path is None) != (self.vision_handler is None):
+            raise ValueError("clip_model_path and vision_handler go together: give the mmproj "
+                             f".gguf and its handler family (one of {', '.join(VISION_HANDLERS)})")
+        if self.clip_model_path is not None and (self.provider not in (None, "local")
+                                                 or not self.chat):
+            raise ValueError("clip_model_path is for local chat models only")
+        return self
 
 
 class Settings(_Open):
@@ -97,7 +121,10 @@ def check(data: dict[str, Any], origin: str) -> None:
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         got = first.get("input")
         shown = type(got).__name__ if isinstance(got, (dict, list)) else repr(got)[:60]
-        should = re.sub(r" or instance of \w+", "", first["msg"].split(",")[0])
-        should = should.replace("Input should", "should").replace("Value error, ", "")
-        raise ConfigError(f"{origin}: {key} {should}, not {shown}{more}; fix the file or "
-                          "unset MEMORIES_MAGICS_CONFIG") from None
+        if first["type"] == "value_error":  # our own validators' sentences
+            said = f": {first['msg'].removeprefix('Value error, ')}"
+        else:
+            should = re.sub(r" or instance of \w+", "", first["msg"].split(",")[0])
+            said = f" {should.replace('Input should', 'should')}, not {shown}"
+        raise ConfigError(f"{origin}: {key}{said}{more}; fix the file or unset "
+                          "MEMORIES_MAGICS_CONFIG") from None

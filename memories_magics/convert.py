@@ -58,7 +58,8 @@ def _answer(entry: Any, digest: Any) -> tuple[Request, Response] | None:
 def convert(folder: Path) -> tuple[int, int]:
     """Convert one folder; returns (answers converted, entries skipped)."""
     from .engine import Engine
-    from .providers.local import LocalProvider, gguf_sha256
+    from .providers.local import LocalProvider
+    from .providers.local_runtime import gguf_sha256
 
     check_directory(folder)
     engine = Engine()

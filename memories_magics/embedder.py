@@ -104,7 +104,7 @@ def embed_texts(engine: Engine, spec: ModelSpec, texts: list[str], *,
     params: dict[str, Any] = {"input_type": (input_type or "search_document")
                               if provider.embed_input_type else None}
     if spec.provider == "local":  # another file under the same name embeds differently
-        from .providers.local import gguf_sha256
+        from .providers.local_runtime import gguf_sha256
 
         params["gguf_sha256"] = gguf_sha256(spec)
     requests = [embed_request(spec.provider, spec.name, text, **params) for text in texts]

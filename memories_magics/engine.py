@@ -163,7 +163,7 @@ class Engine(Capabilities):
             params["max_tokens"] = self.config.settings.get("max_tokens")
         digest = None
         if spec.provider == "local":  # another file under the same name is another request
-            from .providers.local import gguf_sha256
+            from .providers.local_runtime import gguf_sha256
 
             digest = gguf_sha256(spec)
         return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),

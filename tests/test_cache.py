@@ -399,7 +399,7 @@ def test_every_provider_answer_carries_provenance_in_payload_and_record(
 
 def test_a_local_answer_names_its_gguf_and_another_file_is_a_miss(tmp_path: Path) -> None:
     from memories_magics.config import Config
-    from memories_magics.providers.local import gguf_path, gguf_sha256
+    from memories_magics.providers.local_runtime import gguf_path, gguf_sha256
 
     engine = Engine(Config.load())
     engine.set_cache_dir(tmp_path / "cache")

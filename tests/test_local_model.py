@@ -13,7 +13,8 @@ from memories_magics import LoadModel
 from memories_magics.config import Config
 from memories_magics.engine import Engine
 from memories_magics.errors import MissingDependencyError, UnknownModelError, UsageError
-from memories_magics.providers.local import LocalProvider, _load, gguf_path
+from memories_magics.providers.local import LocalProvider
+from memories_magics.providers.local_runtime import _load, gguf_path
 from memories_magics.types import Chunk, Request
 from tests.kernel import Kernel
 

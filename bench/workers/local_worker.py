@@ -38,7 +38,7 @@ def llama() -> Any:
     buffers whose matmul segfaults there (see ``without_amx``)."""
     from llama_cpp import Llama
 
-    from memories_magics.providers.local import without_amx
+    from memories_magics.providers.local_runtime import without_amx
 
     with without_amx():
         return Llama(model_path=gguf(), n_ctx=2048, n_threads=os.cpu_count(), verbose=False)
@@ -105,7 +105,7 @@ class Ours:
 
     def load(self) -> float:
         from memories_magics.engine import default_engine
-        from memories_magics.providers.local import _load, unload_models
+        from memories_magics.providers.local_runtime import _load, unload_models
 
         spec = default_engine().model("smollm2")
         unload_models()

@@ -299,7 +299,7 @@ class LLMMagics(Magics):
         print(embed_command(self.engine, self.user_ns, rest))
 
     def _unload(self, _: list[str]) -> None:
-        from ..providers.local import unload_models
+        from ..providers.local_runtime import unload_models
 
         names = unload_models()
         print(f"Unloaded: {', '.join(names)}" if names else "No local model was loaded")

@@ -163,7 +163,7 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
     the first use of a local model shows a loading notice; Ctrl-C keeps the partial answer
     (and the tool calls made so far)."""
     from ..display.stream import StreamView
-    from ..providers.local import is_loaded
+    from ..providers.local_runtime import is_loaded
 
     view = StreamView(chain[0].label, **view_options)
     attempt: Attempt | None = None  # answer_chain's first event names the model it asks

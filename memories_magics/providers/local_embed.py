@@ -22,13 +22,13 @@ from typing import Any
 from ..config import ModelSpec
 from ..embedding import Embedded, checked_vectors
 from ..errors import ProviderError, UnknownModelError
-from . import local
+from . import local_runtime as local
 from .local_grammar import llama_missing
 
 
 def _embedder(spec: ModelSpec) -> Any:
     """The embedding instance of ``spec``'s GGUF, loaded on first use (kept with the
-    generating models, so :func:`~.local.unload_models` frees it too)."""
+    generating models, so :func:`~.local_runtime.unload_models` frees it too)."""
     slot = f"{spec.model_id}#embedding"
     with local._models_lock:
         if slot not in local._models:
