@@ -163,9 +163,9 @@ class Engine(Capabilities):
             params["max_tokens"] = self.config.settings.get("max_tokens")
         digest = None
         if spec.provider == "local":  # another file under the same name is another request
-            from .providers.local_runtime import gguf_sha256
+            from .providers.local_runtime import chat_sha256
 
-            digest = gguf_sha256(spec)
+            digest = chat_sha256(spec)
         return Request(provider=spec.provider, model=spec.name, messages=tuple(messages),
                        tools=tuple(tools), tool_choice=tool_choice_of(tool_choice), **params,
                        logprobs=logprobs and self.supports(spec, "logprobs"),

@@ -107,8 +107,9 @@ class Request:
 
     ``model`` is the provider's own model name (``gpt-4o-mini``), ``provider`` the registry
     name (``openai``). Credentials and base URLs are deliberately not part of a request.
-    ``gguf_sha256`` is a local model's file digest, so another file under the same name is
-    another request (left out of :meth:`canonical` when unset, as for hosted models).
+    ``gguf_sha256`` is a local model's file digest (``+`` its projector's, for a model that
+    sees), so another file under the same name is another request (left out of
+    :meth:`canonical` when unset, as for hosted models).
     """
 
     provider: str

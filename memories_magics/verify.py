@@ -81,9 +81,9 @@ def _check(engine: Engine, record: dict[str, Any], unavailable: dict[str, str]) 
     before: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     after = dict(fresh.provenance)
     if request.provider == "local":  # the file now behind the name, not the recorded digest
-        from .providers.local_runtime import gguf_sha256
+        from .providers.local_runtime import chat_sha256
 
-        after["gguf_sha256"] = gguf_sha256(spec) or "not found"
+        after["gguf_sha256"] = chat_sha256(spec) or "not found"
     check.moved = {name: (before[name], after.get(name)) for name in sorted(before)
                    if name not in VOLATILE and before[name] != after.get(name)}
     same = fresh.text == record.get("text") and fresh.finish_reason == record.get("finish_reason")

@@ -9,6 +9,7 @@ llama-cpp-python, and what the model is asked is recorded from a stand-in for th
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
 import io
 import json
@@ -78,15 +79,14 @@ def test_a_projector_makes_a_local_model_see_unless_the_file_says_not(
 
 
 @pytest.mark.parametrize("entry,message", [
-    (seeing("/m/mmproj.gguf", "llava"), "models.eyes.vision_handler: 'llava' is not a handler "
-     "family we know; use one of llava-1-5, llava-1-6, obsidian, moondream, "),
-    (seeing("/m/mmproj.gguf", None), "models.eyes: clip_model_path and vision_handler go "
-     "together: give the mmproj .gguf and its handler family (one of llava-1-5, "),
+    (seeing("/m/mmproj.gguf", "llava"), ("models.eyes.vision_handler: 'llava' is not a "
+     "handler family we know; use one of llava-1-5, llava-1-6, obsidian, moondream, ")),
+    (seeing("/m/mmproj.gguf", None), ("models.eyes: clip_model_path and vision_handler go "
+     "together: give the mmproj .gguf and its handler family (one of llava-1-5, ")),
     (seeing(None), "models.eyes: clip_model_path and vision_handler go together"),
     (seeing("/m/mmproj.gguf", provider="openai"), "clip_model_path is for local chat models"),
     (seeing("/m/mmproj.gguf", chat=False), "clip_model_path is for local chat models"),
-    (seeing(["/m/mmproj.gguf"]), "models.eyes.clip_model_path should be a valid string, not "
-                                 "list"),
+    (seeing(["/m/mmproj.gguf"]), "models.eyes.clip_model_path should be a valid string, not list"),
 ])
 def test_a_wrong_vision_entry_is_one_line_when_the_config_loads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: dict[str, Any],
@@ -132,6 +132,10 @@ def vision_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     return engine, stand_in
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def decoded(part: dict[str, Any]) -> tuple[tuple[int, int], Any]:
     url = part["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
@@ -140,7 +144,7 @@ def decoded(part: dict[str, Any]) -> tuple[tuple[int, int], Any]:
 
 
 def test_images_reach_the_model_as_image_url_parts_in_order_with_the_text(
-        vision_engine: tuple[Engine, StandIn]) -> None:
+        vision_engine: tuple[Engine, StandIn], projector: Path) -> None:
     engine, stand_in = vision_engine
     spec = engine.model("eyes")
     ask = prompt_with_images("Compare {a} with {b}.", {"a": Image.new("RGB", (40, 30), "red"),
@@ -166,6 +170,12 @@ def test_images_reach_the_model_as_image_url_parts_in_order_with_the_text(
                                                          "b": Image.new("RGB", (8, 8), "lime")})
     third = engine.run(spec, engine.request(spec, other, system="Be brief.", seed=3))
     assert (again.cached, third.cached) == (True, False) and len(stand_in.calls) == 2
+    # The key holds the projector's digest beside the model's: another projector, another key.
+    digests = request.gguf_sha256.split("+")
+    assert digests == [local_runtime.gguf_sha256(spec), sha256(projector.read_bytes())]
+    projector.write_bytes(b"GGUF" + bytes(61))
+    assert engine.request(spec, ask, system="Be brief.", seed=3).cache_key() != \
+        request.cache_key()
 
 
 def test_a_vision_handlers_full_context_is_the_one_line_of_a_long_prompt(

@@ -101,10 +101,23 @@ def gguf_sha256(spec: ModelSpec) -> str | None:
     model then says why). Hashed once per file and kept by path, inode, size and mtime, so a
     call costs one ``stat`` (``bench/cache_hits.py``); the resolved path is kept too, as
     ``assemble:`` packages re-verify their whole file on each ``assemble()``."""
-    source = spec.gguf or spec.name
+    return _file_sha256(spec.gguf or spec.name, lambda: gguf_path(spec))
+
+
+def chat_sha256(spec: ModelSpec) -> str | None:
+    """What a local chat request holds of its files: the GGUF's sha256, joined by ``+`` to
+    its projector's when it has one (another projector is another request too)."""
+    model = gguf_sha256(spec)
+    if model is None or spec.clip_model_path is None:
+        return model
+    clip = _file_sha256(spec.clip_model_path, lambda: clip_path(spec) or "")
+    return None if clip is None else f"{model}+{clip}"
+
+
+def _file_sha256(source: str, resolve: Callable[[], str]) -> str | None:
     with _digest_lock:
         try:
-            path = _paths.get(source) or gguf_path(spec)
+            path = _paths.get(source) or resolve()
             info = os.stat(path)
         except (MemoriesError, OSError):
             _paths.pop(source, None)
