@@ -13,6 +13,7 @@ the images of OpenAI-style ``image_url`` parts. Both files are checked to be GGU
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import os
@@ -37,6 +38,10 @@ _USER_DEFINED = 16  # llama_token_attr LLAMA_TOKEN_ATTR_USER_DEFINED
 
 
 _models: dict[str, Any] = {}
+#: Models are dropped at exit while llama_cpp is still whole: freed later, in the interpreter's
+#: teardown, a model's ``__del__`` finds llama.cpp's functions already gone (a traceback on
+#: stderr). One generating then is kept alive by its thread and never freed.
+atexit.register(_models.clear)
 #: Per loaded model: the logit bias that keeps its marker tokens from being sampled.
 _banned: dict[str, dict[int, float]] = {}
 _models_lock = threading.Lock()
