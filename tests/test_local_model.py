@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import sys
 from importlib import resources
 from pathlib import Path
@@ -197,3 +198,50 @@ def test_without_llama_cpp_the_error_says_how_to_install() -> None:
     assert out.strip() == ("MissingDependencyError local models need llama-cpp-python; run: "
                            "pip install 'memories_magics[local]'")
     assert MissingDependencyError.__name__ in out
+
+
+def test_a_cell_generates_on_the_calling_thread_and_other_callers_on_the_llama_thread(
+        local_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main thread drives llama.cpp itself (no hand-over before the first piece); any other
+    thread (%%compare's columns, --over's rows, the panel) hands it to the llama thread, and
+    both give the same seeded text."""
+    drivers: list[str] = []
+    generate = LocalProvider._generate
+
+    def recorded(self: LocalProvider, *args: object) -> object:
+        drivers.append(threading.current_thread().name)
+        return generate(self, *args)
+
+    monkeypatch.setattr(LocalProvider, "_generate", recorded)
+    model = smollm2(local_engine)
+    ask = {"prompt": "Name a colour.", "seed": 4, "temperature": 0.8, "max_tokens": 12}
+    here = model.get_response(**ask)["text"]
+    there: list[str] = []
+    worker = threading.Thread(target=lambda: there.append(model.get_response(**ask)["text"]))
+    worker.start()
+    worker.join(60)
+    assert drivers == [threading.main_thread().name, "llama"]
+    assert there == [here] and here.strip()
+
+
+def test_ctrl_c_inside_generation_leaves_the_model_sound(tmp_path: Path) -> None:
+    """Ctrl-C lands anywhere in llama-cpp-python's Python steps on the main thread: each cell
+    keeps its partial text, and the next answers are whole, a seeded one the same as before."""
+    story = ("%%llm smollm2 --max-tokens 160 -t 0 --cache off -f text\n"
+             "Write a long story about a lighthouse keeper.")
+    seeded = "%%llm smollm2 --seed 5 -t 0.9 --max-tokens 24 --cache off -f text\nName three rivers."
+    mime = "application/vnd.memories-magics.result+json"
+    with Kernel({"MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "cache")}) as kernel:
+        kernel.run("%load_ext memories_magics")
+        before = kernel.run(seeded).result[mime]
+        cut = [kernel.run(story, interrupt_after=delay) for delay in (0.0, 0.03, 0.11, 0.27)]
+        whole = kernel.run(story).result[mime]
+        after = kernel.run(seeded).result[mime]
+        alive = kernel.run("print(1 + 1)").stdout
+    for run in cut:
+        assert run.error is None, run.error
+        assert run.result[mime]["interrupted"] is True and run.result[mime]["text"]
+    assert whole["finish_reason"] == "length" and not whole.get("interrupted")
+    assert whole["text"].startswith(cut[-1].result[mime]["text"].rstrip()[:20])
+    assert after["text"] == before["text"] and before["text"].strip()
+    assert alive == "2\n"

@@ -1,8 +1,10 @@
 """Local GGUF models on llama.cpp through ``llama-cpp-python``; no key, no network.
 
-Models are loaded and driven by :mod:`.local_runtime` (one kept thread for every local
-model); a generation streams through a queue, so the kernel's main thread stays responsive
-and Ctrl-C stops generation at the next token. A seeded call passes its seed and evaluates
+Models are loaded and driven by :mod:`.local_runtime`. A cell's answer is generated on the
+kernel's main thread, which runs the cell anyway, so its first piece reaches the cell with no
+hand-over between threads; every other caller (%%compare's columns, --over's rows, the panel)
+has it generated on the one kept llama thread and streamed through a queue. Ctrl-C stops
+generation at the next token either way. A seeded call passes its seed and evaluates
 the prompt afresh, which is what makes seeded runs repeat exactly, in one kernel and across
 kernels. A model with a ``clip_model_path`` sees images: its messages carry them as
 OpenAI-style ``image_url`` parts with data URLs, as the llava-style chat handlers read them.
@@ -19,7 +21,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,45 +146,11 @@ class LocalProvider(Provider):
         grammar = None if request.schema is None else schema_grammar(
             json.dumps(request.schema))
         model = runtime._load(spec)
-        items: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        stop, shown = threading.Event(), threading.Event()
-
-        def produce() -> None:
-            try:
-                with runtime._runtime:
-                    if stop.is_set():  # the consumer left before this job's turn came
-                        return
-                    if request.seed is not None:
-                        # Re-evaluate the whole prompt: reusing the previous call's evaluated
-                        # prefix changes the last logits slightly, and a seeded sample with
-                        # them. Unseeded calls reuse it, as llama-cpp-python does.
-                        model.reset()
-                    for raw in self._generate(request, spec, model, grammar):
-                        if stop.is_set():
-                            break
-                        # Tokens in the context when this piece was made: at the end, the
-                        # prompt (chat template included) plus the answer's evaluated tokens.
-                        items.put((raw, model.n_tokens))
-                        if not shown.is_set() and _has_text(raw):
-                            # The first piece is shown before the next is computed: the
-                            # kernel's render then has a core of its own instead of
-                            # contending with llama.cpp's threads for one.
-                            shown.wait(_FIRST_SHOW_WAIT_S)
-                            shown.set()
-            except ValueError as exc:  # llama-cpp-python's checks, e.g. a too-long prompt
-                items.put(_context_error(exc, spec))
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-                items.put(exc)
-            finally:
-                items.put(_END)
-
-        runtime._on_llama_thread(produce)
+        pieces = (self._here if threading.current_thread() is threading.main_thread()
+                  else self._on_thread)(request, spec, model, grammar)
         produced, in_context = 0, 0
         try:
-            while (item := items.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                raw, in_context = item
+            for raw, in_context in pieces:
                 choice = raw["choices"][0]
                 text = valid_text(choice.get("text") if "text" in choice else
                                    (choice.get("delta") or {}).get("content") or "")
@@ -192,11 +160,80 @@ class LocalProvider(Provider):
                     yield self._last(text, finish, in_context, produced)
                     return
                 yield Chunk(text=text)
-                if text:  # the consumer asks for more: the text it had is shown
-                    shown.set()
             # llama-cpp-python always ends with a finish reason; if one ever did not, the
             # generation still ended by itself: an end of turn.
             yield self._last("", "stop", in_context, produced)
+        finally:
+            pieces.close()
+
+    def _prepared(self, request: Request, spec: ModelSpec, model: Any, grammar: Any) -> Any:
+        """The raw pieces of llama-cpp-python's answer (callers hold ``_runtime``)."""
+        if request.seed is not None or spec.model_id in runtime.unsettled:
+            # Re-evaluate the whole prompt: reusing the previous call's evaluated prefix
+            # changes the last logits slightly, and a seeded sample with them. Unseeded calls
+            # reuse it, as llama-cpp-python does, unless a Ctrl-C cut a call inside it.
+            model.reset()
+            runtime.unsettled.discard(spec.model_id)
+        return self._generate(request, spec, model, grammar)
+
+    def _here(self, request: Request, spec: ModelSpec, model: Any, grammar: Any
+              ) -> Generator[tuple[Any, int], None, None]:
+        """Generate on the calling thread: the kernel's main thread, which drives llama.cpp
+        (and owns its OpenMP pool) for every cell, so the first piece reaches the cell with
+        no hand-over between threads (bench/local_model.py). Ctrl-C lands between two
+        Python steps of llama-cpp-python, so the model re-reads its prompt next time."""
+        with runtime._runtime:
+            try:
+                for raw in self._prepared(request, spec, model, grammar):
+                    # Tokens in the context when this piece was made: at the end, the prompt
+                    # (chat template included) plus the answer's evaluated tokens.
+                    yield raw, model.n_tokens
+            except ValueError as exc:  # llama-cpp-python's checks, e.g. a too-long prompt
+                raise _context_error(exc, spec) from None
+            except GeneratorExit:
+                raise  # the consumer stopped between two pieces: nothing was cut
+            except BaseException:
+                runtime.unsettled.add(spec.model_id)
+                raise
+
+    def _on_thread(self, request: Request, spec: ModelSpec, model: Any, grammar: Any
+                   ) -> Generator[tuple[Any, int], None, None]:
+        """Generate on the llama thread (for callers other than the main thread: %%compare's
+        columns, --over's rows, the panel), handing each piece over through a queue; Ctrl-C
+        on the caller stops generation at the next token."""
+        items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        stop, shown = threading.Event(), threading.Event()
+
+        def produce() -> None:
+            try:
+                with runtime._runtime:
+                    if stop.is_set():  # the consumer left before this job's turn came
+                        return
+                    for raw in self._prepared(request, spec, model, grammar):
+                        if stop.is_set():
+                            break
+                        items.put((raw, model.n_tokens))
+                        if not shown.is_set() and _has_text(raw):
+                            # The first piece is shown before the next is computed: the
+                            # caller's render then has a core of its own instead of
+                            # contending with llama.cpp's threads for one.
+                            shown.wait(_FIRST_SHOW_WAIT_S)
+                            shown.set()
+            except ValueError as exc:
+                items.put(_context_error(exc, spec))
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                items.put(exc)
+            finally:
+                items.put(_END)
+
+        runtime._on_llama_thread(produce)
+        try:
+            while (item := items.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if _has_text(item[0]):  # the consumer asks for more: the text it had is shown
+                    shown.set()
         finally:
             stop.set()
             shown.set()

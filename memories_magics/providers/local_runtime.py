@@ -1,10 +1,11 @@
 """Loading local GGUF models and the one thread that drives them (see :mod:`.local`).
 
-A model is loaded once per kernel and kept (:func:`unload_models` frees it). Generation runs
-on one long-lived thread for every local model, one generation at a time (llama.cpp contexts
-are not thread-safe, and its CPU threads already use every core). The thread is kept because
-llama.cpp's OpenMP pool belongs to the thread that drives it: a new thread per call built a
-new pool every time, which cost most of the first token's wait (bench/local_model.py).
+A model is loaded once per kernel and kept (:func:`unload_models` frees it), and generates one
+answer at a time (llama.cpp contexts are not thread-safe, and its CPU threads already use every
+core), on the kernel's main thread or, for every other caller, on one long-lived llama thread.
+Both threads are kept because llama.cpp's OpenMP pool belongs to the thread that drives it: a
+new thread per call built a new pool every time, which cost most of the first token's wait
+(bench/local_model.py).
 
 A model with a ``clip_model_path`` in model_config.json (a llava-style multimodal projector)
 is loaded with the llama-cpp-python chat handler its ``vision_handler`` names, which reads
@@ -50,6 +51,9 @@ _runtime = threading.Lock()
 _jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 _runner: threading.Thread | None = None
 _runner_lock = threading.Lock()
+#: Models whose last generation a Ctrl-C cut inside llama-cpp-python: the next reads its
+#: prompt afresh.
+unsettled: set[str] = set()
 
 
 def gguf_path(spec: ModelSpec) -> str:
@@ -161,6 +165,7 @@ def unload_models() -> list[str]:
                 llama.close()
         _models.clear()
         _banned.clear()
+        unsettled.clear()
     return names
 
 
