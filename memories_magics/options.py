@@ -107,17 +107,37 @@ REQUEST_OPTIONS: tuple[str, ...] = tuple(n for n, o in OPTIONS.items() if o.role
 
 
 def magic_parser(name: str | None = None) -> Callable[[F], F]:
-    """IPython's ``@magic_arguments()`` (untyped there): the outermost decorator of a magic,
-    building its parser from the argument decorators below it. ``name`` is what its usage
-    line shows after "%" (``"%llm"`` shows the cell magic, ``%%llm``)."""
-    from IPython.core.magic_arguments import magic_arguments
+    """IPython's ``@magic_arguments()`` (untyped there), built on first use: the outermost
+    decorator of a magic, whose parser comes from the argument decorators below it; ``name``
+    is what its usage line shows after "%" (``"%llm"`` shows the cell magic, ``%%llm``).
 
-    build = magic_arguments(name)
-
+    IPython builds the parser, and the full help ``%%llm?`` shows, as the class is defined,
+    which was a third of ``%load_ext`` (bench/profile.py load); here :func:`parser_of` builds
+    it on the first cell, and ``%%llm?`` on asking (IPython calls an object's ``getdoc``)."""
     def decorate(func: F) -> F:
-        built: F = build(func)
-        return built
+        marked: Any = func
+        if not getattr(marked, "has_arguments", False):
+            marked.has_arguments, marked.decorators = True, []
+        if name is not None:
+            marked.argcmd_name = name
+        built: list[Any] = []
+
+        def build() -> Any:
+            if not built:
+                from IPython.core.magic_arguments import construct_parser
+
+                built.append(construct_parser(marked))  # its __doc__ becomes the full help
+            return built[0]
+
+        marked.build_parser = build
+        marked.getdoc = lambda: (build(), marked.__doc__)[1]
+        return func
     return decorate
+
+
+def parser_of(magic: Any) -> Any:
+    """The argument parser of a magic decorated with :func:`magic_parser`."""
+    return magic.build_parser()
 
 
 def magic_argument(*flags: str, **kwargs: Any) -> Callable[[F], F]:

@@ -12,7 +12,6 @@ import traceback
 from typing import Any
 
 from ..errors import MemoriesError, UsageError
-from ..secrets import mask_known
 
 #: The namespace name of the tracebacks by execution count.
 ERR = "Err"
@@ -82,6 +81,8 @@ def fix_prompt(shell: Any) -> str:
     if not isinstance(errors, ErrorLog) or not errors:
         raise UsageError("no cell has raised an error in this kernel yet; %llm fix explains "
                          "the last one")
+    from ..secrets import mask_known  # not at %load_ext, which registers this module's hook
+
     number = max(errors)
     return mask_known(
         "This code, run in a Jupyter notebook cell, raised the error below. Say in a sentence "

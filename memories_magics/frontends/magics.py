@@ -11,7 +11,14 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, magics_class
 
 from ..errors import UsageError
-from ..options import OPTIONS, check_args, magic_argument, magic_options, magic_parser
+from ..options import (
+    OPTIONS,
+    check_args,
+    magic_argument,
+    magic_options,
+    magic_parser,
+    parser_of,
+)
 
 if TYPE_CHECKING:  # the engine and renderers load on first use, keeping %load_ext fast
     from ..config import ModelSpec
@@ -75,7 +82,7 @@ def parse(magic: Any, line: str) -> Any:
     except ValueError as exc:  # e.g. an unclosed quote
         raise UsageError(f"{exc} in {line!r}; see %%{magic.__name__}? for the options") from None
     try:
-        args = magic.parser.parse_args(words)
+        args = parser_of(magic).parse_args(words)
     except IPythonUsageError as exc:
         raise UsageError(f"{exc}; see %%{magic.__name__}? for the options") from None
     args = check_args(args, magic.__name__)
