@@ -245,6 +245,8 @@ class ThreadStore:
 
     def _holding(self, cell: str | None, first: bool = False) -> Thread | None:
         """The thread in which ``cell`` made a turn (``first``: the thread it started)."""
+        if cell is None:  # a front end that sends no cell ids: no thread to look through
+            return None
         for thread in self.threads.values():
             at = thread.position(cell)
             if at is not None and (at == 0 or not first):
