@@ -104,11 +104,15 @@ class StreamView(LiveDisplay):
         """Everything received so far."""
         return "".join(self._pieces)
 
-    def feed(self, text: str) -> None:
-        """Add a piece of the answer."""
+    def feed(self, text: str, draw: bool = True) -> None:
+        """Add a piece of the answer; ``draw=False`` for the piece that ends it (the final
+        view replaces the live one at once, so drawing it would only cost a render)."""
         if text:
             self._pieces.append(text)
-            self.changed()
+            if draw:
+                self.changed()
+            else:
+                self._dirty = True
 
     def bundle(self) -> dict[str, Any]:
         return streaming_bundle(self.text, self.label)

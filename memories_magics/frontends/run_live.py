@@ -183,7 +183,7 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
                 attempt = event
                 view.label = event.spec.label
             elif isinstance(event, Chunk):
-                view.feed(event.text)
+                view.feed(event.text, draw=not event.finish_reason)
             elif isinstance(event, ToolStep):
                 view.feed(f"\n[{event.call.name} → {event.result[:80]}]\n")
             elif isinstance(event, Retry):
