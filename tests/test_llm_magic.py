@@ -168,3 +168,21 @@ def test_planted_key_never_reaches_notebook_or_cache(kernel_env, fake, tmp_path)
     assert files
     for file in [path, *files]:
         assert PLANTED_KEY_PREFIX.encode() not in file.read_bytes(), file
+
+
+def test_a_parsed_line_is_kept_and_handed_out_as_a_copy() -> None:
+    """parse() keeps a line's result (a loop of cells skips argparse) but each cell gets its
+    own Namespace, lists included; a bad line is an error every time."""
+    from memories_magics.errors import UsageError
+    from memories_magics.frontends.magics import LLMMagics, parse
+
+    line = "smollm2 gemma -t 0.5 --max-tokens 20"
+    first = parse(LLMMagics.compare, line)
+    first.models.append("changed")
+    first.temperature = 9
+    second = parse(LLMMagics.compare, line)
+    assert second.models == ["smollm2", "gemma"] and second.temperature == 0.5
+    assert second is not first and second.max_tokens == 20
+    for _ in range(2):
+        with pytest.raises(UsageError, match="see %%llm\\? for the options"):
+            parse(LLMMagics.llm, "--temprature 0")

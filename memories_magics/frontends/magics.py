@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import shlex
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -75,8 +77,29 @@ def parse(magic: Any, line: str) -> Any:
     """Parse magic options, turning argparse errors into one line with the way to help.
 
     The line is split like a shell does (``-s "Be brief"`` gives ``Be brief``, without the
-    quotes that IPython's own non-POSIX splitting would keep).
+    quotes that IPython's own non-POSIX splitting would keep). A line parses the same every
+    time (nothing but the line and the declared options goes in), so each magic keeps its
+    last lines' results and hands out copies: a loop of cells skips argparse.
     """
+    key = (magic.__name__, line)
+    parsed = _parsed.get(key)
+    if parsed is None:
+        parsed = _parse(magic, line)
+        with _parsed_lock:
+            while len(_parsed) >= PARSED_LINES:
+                _parsed.pop(next(iter(_parsed)))
+            _parsed[key] = parsed
+    return argparse.Namespace(**{name: list(value) if isinstance(value, list) else value
+                                 for name, value in vars(parsed).items()})
+
+
+#: How many option lines' parses are kept (oldest first out).
+PARSED_LINES = 64
+_parsed: dict[tuple[str, str], argparse.Namespace] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parse(magic: Any, line: str) -> argparse.Namespace:
     try:
         words = shlex.split(line)
     except ValueError as exc:  # e.g. an unclosed quote
@@ -92,7 +115,8 @@ def parse(magic: Any, line: str) -> Any:
                                                                           None):
                 raise UsageError(f"{option.flag} goes with --over VAR (a prompt over the rows "
                                  "of a list or DataFrame)")
-    return args
+    parsed: argparse.Namespace = args
+    return parsed
 
 
 @magics_class
