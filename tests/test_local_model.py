@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from memories_magics.config import Config
 from memories_magics.engine import Engine
 from memories_magics.errors import MissingDependencyError, UnknownModelError, UsageError
 from memories_magics.providers.local import LocalProvider
-from memories_magics.providers.local_runtime import _load, gguf_path
+from memories_magics.providers.local_runtime import _load, drained_here, gguf_path
 from memories_magics.types import Chunk, Request
 from tests.kernel import Kernel
 
@@ -202,9 +203,9 @@ def test_without_llama_cpp_the_error_says_how_to_install() -> None:
 
 def test_a_cell_generates_on_the_calling_thread_and_other_callers_on_the_llama_thread(
         local_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The main thread drives llama.cpp itself (no hand-over before the first piece); any other
-    thread (%%compare's columns, --over's rows, the panel) hands it to the llama thread, and
-    both give the same seeded text."""
+    """A cell (drained_here) on the main thread drives llama.cpp itself (no hand-over before
+    the first piece); the Python API and any other thread (%%compare's columns, --over's rows,
+    the panel) hand it to the llama thread, and all give the same seeded text."""
     drivers: list[str] = []
     generate = LocalProvider._generate
 
@@ -215,13 +216,38 @@ def test_a_cell_generates_on_the_calling_thread_and_other_callers_on_the_llama_t
     monkeypatch.setattr(LocalProvider, "_generate", recorded)
     model = smollm2(local_engine)
     ask = {"prompt": "Name a colour.", "seed": 4, "temperature": 0.8, "max_tokens": 12}
-    here = model.get_response(**ask)["text"]
+    with drained_here():
+        here = model.get_response(**ask)["text"]
+    api = model.get_response(**ask)["text"]
     there: list[str] = []
-    worker = threading.Thread(target=lambda: there.append(model.get_response(**ask)["text"]))
+
+    def in_a_worker() -> None:
+        with drained_here():  # a cell's context, but not the main thread
+            there.append(model.get_response(**ask)["text"])
+
+    worker = threading.Thread(target=in_a_worker)
     worker.start()
     worker.join(60)
-    assert drivers == [threading.main_thread().name, "llama"]
-    assert there == [here] and here.strip()
+    assert drivers == [threading.main_thread().name, "llama", "llama"]
+    assert there == [here] == [api] and here.strip()
+
+
+def test_a_half_read_python_stream_does_not_hold_the_model(tmp_path: Path) -> None:
+    """A get_streaming_response generator left half-read on the main thread (held in a
+    variable) does not keep the next local call on that thread waiting forever."""
+    script = (
+        "from memories_magics import LoadModel\n"
+        "model = LoadModel('local', 'local', 'smollm2', cache='off')\n"
+        "held = model.get_streaming_response('Write a long story.', max_tokens=200)\n"
+        "print(bool(next(held)))\n"
+        "print(bool(model.get_response('Name a colour.', max_tokens=8)['text']))\n"
+        "from memories_magics import embed\n"
+        "print(embed(['a', 'b'], model='smollm2').shape[0])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path,
+                          env={**os.environ, "MEMORIES_MAGICS_CACHE_DIR": str(tmp_path / "c")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "2"]
 
 
 def test_ctrl_c_inside_generation_leaves_the_model_sound(tmp_path: Path) -> None:

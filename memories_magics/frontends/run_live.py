@@ -163,7 +163,7 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
     the first use of a local model shows a loading notice; Ctrl-C keeps the partial answer
     (and the tool calls made so far)."""
     from ..display.stream import StreamView
-    from ..providers.local_runtime import is_loaded
+    from ..providers.local_runtime import drained_here, is_loaded
 
     view = StreamView(chain[0].label, **view_options)
     attempt: Attempt | None = None  # answer_chain's first event names the model it asks
@@ -178,19 +178,20 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
                                  cancel=cancel, on_call=announce_load, schema=schema,
                                  retries=retries)
     try:
-        for event in events:
-            if isinstance(event, Attempt):
-                attempt = event
-                view.label = event.spec.label
-            elif isinstance(event, Chunk):
-                view.feed(event.text, draw=not event.finish_reason)
-            elif isinstance(event, ToolStep):
-                view.feed(f"\n[{event.call.name} → {event.result[:80]}]\n")
-            elif isinstance(event, Retry):
-                view.feed(f"\n\n[not valid, asking again ({event.attempt}): "
-                          f"{event.problem[:200]}]\n\n")
-            else:
-                response = event
+        with drained_here():  # this thread reads the answer to its end (or stops it)
+            for event in events:
+                if isinstance(event, Attempt):
+                    attempt = event
+                    view.label = event.spec.label
+                elif isinstance(event, Chunk):
+                    view.feed(event.text, draw=not event.finish_reason)
+                elif isinstance(event, ToolStep):
+                    view.feed(f"\n[{event.call.name} → {event.result[:80]}]\n")
+                elif isinstance(event, Retry):
+                    view.feed(f"\n\n[not valid, asking again ({event.attempt}): "
+                              f"{event.problem[:200]}]\n\n")
+                else:
+                    response = event
     except Interrupted as exc:
         response = exc.partial
     except KeyboardInterrupt:  # between two events: the driver still holds the partial

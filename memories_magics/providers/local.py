@@ -2,12 +2,13 @@
 
 Models are loaded and driven by :mod:`.local_runtime`. A cell's answer is generated on the
 kernel's main thread, which runs the cell anyway, so its first piece reaches the cell with no
-hand-over between threads; every other caller (%%compare's columns, --over's rows, the panel)
-has it generated on the one kept llama thread and streamed through a queue. Ctrl-C stops
-generation at the next token either way. A seeded call passes its seed and evaluates
-the prompt afresh, which is what makes seeded runs repeat exactly, in one kernel and across
-kernels. A model with a ``clip_model_path`` sees images: its messages carry them as
-OpenAI-style ``image_url`` parts with data URLs, as the llava-style chat handlers read them.
+hand-over between threads; every other caller (%%compare's columns, --over's rows, the panel,
+the Python API, whose streams may be left half-read) has it generated on the one kept llama
+thread and streamed through a queue. Ctrl-C stops generation at the next token either way. A
+seeded call passes its seed and evaluates the prompt afresh, which is what makes seeded runs
+repeat exactly, in one kernel and across kernels. A model with a ``clip_model_path`` sees
+images: its messages carry them as OpenAI-style ``image_url`` parts with data URLs, as the
+llava-style chat handlers read them.
 
 Everything from the model or the user is checked at this boundary: the file must be a GGUF,
 the prompt must fit the context, ``max_tokens`` must be positive, marker tokens such as
@@ -146,8 +147,8 @@ class LocalProvider(Provider):
         grammar = None if request.schema is None else schema_grammar(
             json.dumps(request.schema))
         model = runtime._load(spec)
-        pieces = (self._here if threading.current_thread() is threading.main_thread()
-                  else self._on_thread)(request, spec, model, grammar)
+        pieces = (self._here if runtime.generates_here() else self._on_thread)(
+            request, spec, model, grammar)
         produced, in_context = 0, 0
         try:
             for raw, in_context in pieces:
@@ -178,10 +179,11 @@ class LocalProvider(Provider):
 
     def _here(self, request: Request, spec: ModelSpec, model: Any, grammar: Any
               ) -> Generator[tuple[Any, int], None, None]:
-        """Generate on the calling thread: the kernel's main thread, which drives llama.cpp
-        (and owns its OpenMP pool) for every cell, so the first piece reaches the cell with
-        no hand-over between threads (bench/local_model.py). Ctrl-C lands between two
-        Python steps of llama-cpp-python, so the model re-reads its prompt next time."""
+        """Generate on the calling thread: the kernel's main thread running a cell, which
+        drives llama.cpp (and owns its OpenMP pool) for every cell, so the first piece
+        reaches the cell with no hand-over between threads (bench/local_model.py). Ctrl-C
+        lands between two Python steps of llama-cpp-python, so the model re-reads its prompt
+        next time."""
         with runtime._runtime:
             try:
                 for raw in self._prepared(request, spec, model, grammar):
@@ -198,9 +200,9 @@ class LocalProvider(Provider):
 
     def _on_thread(self, request: Request, spec: ModelSpec, model: Any, grammar: Any
                    ) -> Generator[tuple[Any, int], None, None]:
-        """Generate on the llama thread (for callers other than the main thread: %%compare's
-        columns, --over's rows, the panel), handing each piece over through a queue; Ctrl-C
-        on the caller stops generation at the next token."""
+        """Generate on the llama thread (for callers other than a cell on the main thread:
+        %%compare's columns, --over's rows, the panel, the Python API), handing each piece
+        over through a queue; Ctrl-C on the caller stops generation at the next token."""
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         stop, shown = threading.Event(), threading.Event()
 

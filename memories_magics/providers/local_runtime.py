@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,28 @@ _runner_lock = threading.Lock()
 #: Models whose last generation a Ctrl-C cut inside llama-cpp-python: the next reads its
 #: prompt afresh.
 unsettled: set[str] = set()
+#: Set while a cell reads an answer on the kernel's main thread to its end (or stops it) before
+#: anything else runs there: only then may that thread generate the answer itself (a stream
+#: left half-read, e.g. a Python API generator held in a variable, would keep the model
+#: locked on the thread that must ask it next).
+_drained_here: ContextVar[bool] = ContextVar("drained_here", default=False)
+
+
+@contextmanager
+def drained_here() -> Iterator[None]:
+    """Within: a local answer asked on the main thread is generated on it (see
+    :func:`generates_here`); the caller reads each stream to its end or closes it."""
+    token = _drained_here.set(True)
+    try:
+        yield
+    finally:
+        _drained_here.reset(token)
+
+
+def generates_here() -> bool:
+    """Whether the calling thread generates a local answer itself: the kernel's main thread,
+    inside :func:`drained_here` (a cell). Other callers hand it to the llama thread."""
+    return _drained_here.get() and threading.current_thread() is threading.main_thread()
 
 
 def gguf_path(spec: ModelSpec) -> str:
