@@ -129,8 +129,12 @@ def magic_parser(name: str | None = None) -> Callable[[F], F]:
                 built.append(construct_parser(marked))  # its __doc__ becomes the full help
             return built[0]
 
-        marked.build_parser = build
-        marked.getdoc = lambda: (build(), marked.__doc__)[1]
+        def getdoc() -> str | None:
+            build()  # sets the full help as the docstring
+            doc: str | None = marked.__doc__
+            return doc
+
+        marked.build_parser, marked.getdoc = build, getdoc
         return func
     return decorate
 

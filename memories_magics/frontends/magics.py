@@ -100,6 +100,7 @@ _parsed_lock = threading.Lock()
 
 
 def _parse(magic: Any, line: str) -> argparse.Namespace:
+    args: argparse.Namespace
     try:
         words = shlex.split(line)
     except ValueError as exc:  # e.g. an unclosed quote
@@ -115,8 +116,7 @@ def _parse(magic: Any, line: str) -> argparse.Namespace:
                                                                           None):
                 raise UsageError(f"{option.flag} goes with --over VAR (a prompt over the rows "
                                  "of a list or DataFrame)")
-    parsed: argparse.Namespace = args
-    return parsed
+    return args
 
 
 @magics_class
