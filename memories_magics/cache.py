@@ -299,12 +299,17 @@ class ResponseCache:
             except OSError:
                 return False  # left appended: still a valid record
 
+    @property
+    def also_read(self) -> tuple[Path, ...]:
+        """The other folders whose records this cache reads (never writes)."""
+        return tuple(f.path.parent for f in self._others)
+
     def info(self) -> dict[str, Any]:
         """Record count, size on disk, location, and the other notebooks' records read."""
         with self._lock:
             self._load(self._file)
             return {"directory": str(self.directory), **file_info(self._file),
-                    "also_read": [str(f.path.parent) for f in self._others]}
+                    "also_read": [str(folder) for folder in self.also_read]}
 
     def clear(self) -> tuple[int, int]:
         """Remove the answers and the vectors beside them (``embeddings.jsonl``); returns how

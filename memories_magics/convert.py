@@ -59,13 +59,13 @@ def convert(folder: Path) -> tuple[int, int]:
     """Convert one folder; returns (answers converted, entries skipped)."""
     from .engine import Engine
     from .providers.local import LocalProvider
-    from .providers.local_runtime import gguf_sha256
+    from .providers.local_runtime import chat_sha256
 
     check_directory(folder)
     engine = Engine()
 
     def digest(request: Request) -> str | None:
-        return gguf_sha256(engine.model(f"local:{request.model}"))
+        return chat_sha256(engine.model(f"local:{request.model}"))  # as Engine.request
 
     local = LocalProvider(engine.config)
     cache, converted, skipped = ResponseCache(folder), 0, 0

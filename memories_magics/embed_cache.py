@@ -146,7 +146,7 @@ _opened_lock = threading.Lock()
 
 def embeddings_beside(cache: ResponseCache) -> EmbeddingCache:
     """The embeddings of ``cache``'s folder (and of the folders it also reads)."""
-    others = tuple(Path(folder) for folder in cache.info()["also_read"])
+    others = cache.also_read  # not info(), which re-reads the answers' record on every embed
     slot = (cache.directory, others)
     with _opened_lock:
         if slot not in _opened:

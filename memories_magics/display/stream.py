@@ -109,10 +109,9 @@ class StreamView(LiveDisplay):
         view replaces the live one at once, so drawing it would only cost a render)."""
         if text:
             self._pieces.append(text)
+            self._dirty = True
             if draw:
                 self.changed()
-            else:
-                self._dirty = True
 
     def bundle(self) -> dict[str, Any]:
         return streaming_bundle(self.text, self.label)

@@ -54,5 +54,6 @@ def thumbnails_html(sent: list[dict[str, Any]]) -> str:
     tags = "".join(
         f'<img src="{i["url"]}" alt="{escape_html(i["name"])}" '
         f'title="{escape_html(i["name"])} ({i["width"]}×{i["height"]})" '
-        'style="max-height:96px;margin-right:6px;border:1px solid #ccc">' for i in sent)
+        f'style="max-height:{THUMBNAIL_SIDE}px;margin-right:6px;border:1px solid #ccc">'
+        for i in sent)
     return f'<div class="memories-magics-sent">{tags}</div>'
