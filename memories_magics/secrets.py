@@ -29,7 +29,6 @@ SDK_LOGGERS = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2"
 
 _known: set[str] = set()
 _lock = threading.Lock()
-_pattern: re.Pattern[str] | None = None
 _SECRET_PARAMS = (r"(?:api[_-]?key|key|token|access[_-]?token|auth|password|passwd|secret|sig"
                   r"|signature|code)")
 _CREDENTIALS = re.compile(
@@ -92,8 +91,8 @@ def remember(*values: str | None) -> None:
     with _lock:
         if not forms <= _known:
             _known.update(forms)
-            global _pattern
-            _pattern = None
+            global _table
+            _table = None
 
 
 def remember_url(url: str | None) -> None:
@@ -110,12 +109,38 @@ def remember_url(url: str | None) -> None:
         remember(f"{user}:{password}")  # what httpx sends as Basic auth, base64-encoded
 
 
-def _known_pattern() -> re.Pattern[str] | None:
-    global _pattern
+class _Table:
+    """What masking needs of the known secrets, built once each time the set grows: one
+    pattern of them all (longest first, so a key's prefix can't win) and, by last
+    character, every proper beginning of one (longest first), for :class:`StreamMask`."""
+
+    def __init__(self, known: set[str]) -> None:
+        ordered = sorted(known, key=len, reverse=True)
+        self.pattern = re.compile("|".join(map(re.escape, ordered)))
+        starts: dict[str, set[tuple[int, str]]] = {}
+        for secret in ordered:
+            for end in range(1, len(secret)):
+                starts.setdefault(secret[end - 1], set()).add((end, secret))
+        self.starts = {last: sorted(found, reverse=True) for last, found in starts.items()}
+
+    def held_back(self, text: str) -> int:
+        """The length of the longest end of ``text`` that is a proper beginning of a known
+        secret (0 when none is)."""
+        for end, secret in self.starts.get(text[-1:], ()):
+            if end <= len(text) and text.endswith(secret[:end]):
+                return end
+        return 0
+
+
+_table: _Table | None = None
+
+
+def _known_table() -> _Table | None:
+    global _table
     with _lock:
-        if _pattern is None and _known:  # longest first, so a key's prefix can't win
-            _pattern = re.compile("|".join(map(re.escape, sorted(_known, key=len, reverse=True))))
-        return _pattern
+        if _table is None and _known:
+            _table = _Table(_known)
+        return _table
 
 
 def _mask_credentials(match: re.Match[str]) -> str:
@@ -126,8 +151,8 @@ def _mask_credentials(match: re.Match[str]) -> str:
 def mask_known(text: str) -> str:
     """``text`` with every known secret replaced by ``***`` (for answers: a server may echo
     the key; other text that looks like a credential is the model's to show)."""
-    pattern = _known_pattern()
-    return text if pattern is None else pattern.sub(MASK, text)
+    table = _known_table()
+    return text if table is None else table.pattern.sub(MASK, text)
 
 
 class StreamMask:
@@ -143,11 +168,11 @@ class StreamMask:
 
     def feed(self, piece: str) -> str:
         """The text of ``piece`` that can be shown now, its secrets masked."""
-        pattern = _known_pattern()
-        if pattern is None:
+        table = _table or _known_table()
+        if table is None:
             return self._held + piece if self._held else piece
-        text = pattern.sub(MASK, self._held + piece)
-        keep = _secret_start(text)
+        text = table.pattern.sub(MASK, self._held + piece)
+        keep = table.held_back(text)
         self._held = text[len(text) - keep:] if keep else ""
         return text[:len(text) - keep]
 
@@ -156,21 +181,6 @@ class StreamMask:
         ``***`` (the stream ended inside what looks like a secret)."""
         held, self._held = self._held, ""
         return MASK if len(held) >= MIN_SECRET_LENGTH else held
-
-
-def _secret_start(text: str) -> int:
-    """The length of the longest end of ``text`` that is a proper beginning of a known secret."""
-    with _lock:
-        known = tuple(_known)
-    longest = 0
-    last = text[-1:] or "\0"
-    for secret in known:
-        end = secret.find(last, 0, len(secret) - 1)
-        while end != -1:
-            if longest < end + 1 <= len(text) and text.endswith(secret[:end + 1]):
-                longest = end + 1
-            end = secret.find(last, end + 1, len(secret) - 1)
-    return longest
 
 
 def redact(text: str) -> str:

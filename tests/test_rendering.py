@@ -13,7 +13,7 @@ import pytest
 
 from memories_magics.config import Config
 from memories_magics.display.render import result_bundle, streaming_bundle, table_bundle
-from memories_magics.display.safe import MAX_DISPLAY_CHARS, markdown_html
+from memories_magics.display.safe import MAX_DISPLAY_CHARS, markdown_html, strip_controls
 from memories_magics.display.stream import ColumnsView, StreamView
 from memories_magics.engine import Engine
 from memories_magics.result import LLMResult
@@ -192,6 +192,18 @@ def test_plain_text_is_stripped_of_terminal_escapes() -> None:
     assert bundle["text/plain"].startswith("red! ab\nc\n")
 
 
+def test_every_control_character_is_stripped_wherever_it_stands() -> None:
+    """Text with no control character passes untouched (a quick check); each C0 and C1
+    control but tab and newline goes, at the start, inside and at the end."""
+    assert strip_controls("plain ✓ text\twith\nlines") == "plain ✓ text\twith\nlines"
+    for code in [*range(0x20), *range(0x7f, 0xa0)]:
+        if chr(code) in "\t\n":
+            continue
+        for text in (f"{chr(code)}ab", f"a{chr(code)}b", f"ab{chr(code)}"):
+            assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", strip_controls(text)), \
+                hex(code)
+
+
 def test_huge_answers_are_cut_for_display() -> None:
     text = "word <b> " * 20_000
     bundle = result_bundle(_result(text))
@@ -225,17 +237,17 @@ def test_final_result_replaces_the_live_view_and_keeps_other_output() -> None:
     view = StreamView("m", display=cell, max_updates_per_s=1e9)
     view.feed("partial <b>")
     cell.outputs.append("the user's own print")
-    view.show_final("final result")
-    assert cell.outputs == ["final result", "the user's own print"]
+    view.show_final({"text/plain": "final result"})
+    assert cell.outputs == [{"text/plain": "final result"}, "the user's own print"]
     view.feed(" late piece")  # an abandoned stream can't paint over the result
     view.status("late status")
-    assert cell.outputs == ["final result", "the user's own print"]
+    assert cell.outputs == [{"text/plain": "final result"}, "the user's own print"]
 
 
 def test_final_result_without_a_live_view_is_one_new_output() -> None:
     cell = _Display()
-    StreamView("m", display=cell).show_final("cached result")
-    assert cell.outputs == ["cached result"]
+    StreamView("m", display=cell).show_final({"text/plain": "cached result"})
+    assert cell.outputs == [{"text/plain": "cached result"}]
 
 
 def test_tool_results_show_as_text_under_the_answer() -> None:

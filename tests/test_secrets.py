@@ -199,6 +199,18 @@ def test_a_key_split_across_streamed_chunks_never_shows(cuts: tuple[int, ...]) -
     assert shown == "echo: *** and s, sk, sk-s (not keys) end"
 
 
+def test_keys_that_share_a_beginning_are_masked_at_every_cut() -> None:
+    """Two keys, one the other's start plus more, echoed in two pieces cut anywhere."""
+    remember("sk-twin-AAAA1111", "sk-twin-AAAA1111-BBBB2222")
+    text = "a sk-twin-AAAA1111-BBBB2222 b sk-twin-AAAA1111 c sk-twin-AAA d"
+    for cut in range(len(text) + 1):
+        mask = StreamMask()
+        shown = mask.feed(text[:cut])
+        assert "AAAA1111" not in shown
+        shown += mask.feed(text[cut:]) + mask.flush()
+        assert shown == "a *** b *** c sk-twin-AAA d", cut
+
+
 def test_a_stream_that_ends_inside_a_key_shows_no_part_of_it() -> None:
     remember("sk-ending-KLMNOPQRST99")
     mask = StreamMask()

@@ -77,17 +77,18 @@ class LiveDisplay:
             self._handle.update(bundle, raw=True)
         self.updates += 1
 
-    def show_final(self, result: Any) -> None:
-        """Replace the live view with ``result`` (formatted as IPython formats a cell's value)
-        in place, so everything else the cell printed meanwhile stays; if nothing was shown
-        yet (a cache hit), ``result`` becomes a new output. The caller must then not return
-        ``result`` as the cell's value, or it shows twice."""
+    def show_final(self, bundle: dict[str, Any]) -> None:
+        """Replace the live view with the result's MIME ``bundle`` in place, so everything
+        else the cell printed meanwhile stays; if nothing was shown yet (a cache hit), it
+        becomes a new output. The caller must then not return the result as the cell's
+        value, or it shows twice. (The bundle is shown as it is: formatting the result
+        through IPython would only look up ten formatters to find the same bundle.)"""
         with self._lock:
             self._final = True
             if self._handle is None:
-                self._handle = self._display(result, display_id=True)
+                self._handle = self._display(bundle, raw=True, display_id=True)
             else:
-                self._handle.update(result)
+                self._handle.update(bundle, raw=True)
             self.updates += 1
 
 

@@ -90,8 +90,12 @@ def run_llm(engine: Engine, model: str | None, prompt: str | Prompt, values: Map
         tools = resolve_tools(values["tools"], user_ns)
         schemas = tuple(function_schema(f) for f in tools.values())
 
+    built: dict[ModelSpec, Request] = {}  # the thread's check and the call ask for one
+
     def make_request(model: ModelSpec) -> Request:
-        return request_for(engine, model, prompt, values, schemas, turn, schema)
+        if model not in built:
+            built[model] = request_for(engine, model, prompt, values, schemas, turn, schema)
+        return built[model]
 
     def record(result: LLMResult) -> None:
         if turn is not None:
@@ -162,6 +166,7 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
     becomes the result (``before_show`` may add to it first); tool calls show as they run;
     the first use of a local model shows a loading notice; Ctrl-C keeps the partial answer
     (and the tool calls made so far)."""
+    from ..display.render import result_bundle
     from ..display.stream import StreamView
     from ..providers.local_runtime import drained_here, is_loaded
 
@@ -205,7 +210,7 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
                        schema)
     if before_show is not None:
         before_show(result)
-    view.show_final(result)
+    view.show_final(result_bundle(result))
     return result
 
 
@@ -232,6 +237,7 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
     columns become the comparison (``before_show`` may add to it first; ``explain`` and
     ``before`` as in :func:`~memories_magics.compare.run_models`)."""
     from ..compare import run_models, summarise
+    from ..display.compare_view import compare_bundle
     from ..display.stream import ColumnsView
 
     view = ColumnsView([s.label for s in specs], **view_options)
@@ -243,5 +249,5 @@ def compare_live(engine: Engine, specs: list[ModelSpec], requests: list[Request]
     result = summarise(prompt, outcomes, aggregate, diff, schema)
     if before_show is not None:
         before_show(result)
-    view.show_final(result)
+    view.show_final(compare_bundle(result))
     return result

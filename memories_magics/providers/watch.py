@@ -115,7 +115,8 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="memories-deadlines",
                                                 daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is watch:  # it is due first: the thread must wait less
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
