@@ -117,6 +117,7 @@ class _Table:
     def __init__(self, known: set[str]) -> None:
         ordered = sorted(known, key=len, reverse=True)
         self.pattern = re.compile("|".join(map(re.escape, ordered)))
+        self.shortest = len(ordered[-1])
         starts: dict[str, set[tuple[int, str]]] = {}
         for secret in ordered:
             for end in range(1, len(secret)):
@@ -171,10 +172,21 @@ class StreamMask:
         table = _table or _known_table()
         if table is None:
             return self._held + piece if self._held else piece
-        text = table.pattern.sub(MASK, self._held + piece)
-        keep = table.held_back(text)
-        self._held = text[len(text) - keep:] if keep else ""
-        return text[:len(text) - keep]
+        text = self._held + piece
+        cut = len(text) - table.held_back(text)  # from here on, it may begin a secret
+        if not self._held and len(piece) < table.shortest:  # a token: too short to hold one
+            self._held = text[cut:]
+            return text[:cut]
+        shown, done = [], 0
+        for match in table.pattern.finditer(text):
+            if match.end() > cut:  # it may go on into a longer secret: hold it back too
+                cut = min(cut, match.start())
+                break
+            shown += [text[done:match.start()], MASK]
+            done = match.end()
+        shown.append(text[done:cut])
+        self._held = text[cut:]
+        return "".join(shown)
 
     def flush(self) -> str:
         """What is still held back; a held tail long enough to be part of a key shows as

@@ -227,7 +227,7 @@ class Usage:
     output_tokens: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Chunk:
     """A piece of a streamed answer. The last chunk of a complete stream has ``finish_reason``."""
 

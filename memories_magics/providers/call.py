@@ -22,16 +22,15 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
     """The provider's answer as chunks: its stream, or one blocking call as a single chunk;
     a :class:`ProviderError` of kind ``timeout`` once ``timeout_s`` has passed."""
     mask = StreamMask()
+    source = provider.stream(request) if stream else _whole(provider, request)
     if not provider.bounded_by_timeout:
-        yield from _shown(_chunks(provider, request, stream), mask)
+        yield from _shown(source, mask)
         return
     watch = CallWatch(float(provider.setting("timeout_s", 60)))
-    source = _chunks(provider, request, stream)
     try:
         with _bounded(provider, watch):
             while True:
-                with watch:
-                    chunk = next(source, None)
+                chunk = watch.next_of(source)
                 if chunk is None:
                     break
                 if watch.expired:  # tokens trickling forever, from any kind of provider
@@ -40,7 +39,8 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
             if tail := mask.flush():
                 yield Chunk(text=tail)
     finally:
-        source.close()
+        if isinstance(source, Generator):  # closing it closes its HTTP connection
+            source.close()
 
 
 def watched(provider: Provider, call: Callable[[], T]) -> T:
@@ -73,11 +73,7 @@ def _bounded(provider: Provider, watch: CallWatch) -> Iterator[None]:
         watch.finish()
 
 
-def _chunks(provider: Provider, request: Request, stream: bool
-            ) -> Generator[Chunk, None, None]:
-    if stream:
-        yield from provider.stream(request)
-        return
+def _whole(provider: Provider, request: Request) -> Iterator[Chunk]:
     whole = provider.complete(request)
     yield Chunk(text=whole.text, finish_reason=whole.finish_reason, usage=whole.usage,
                 tool_calls=whole.tool_calls, logprobs=whole.logprobs)

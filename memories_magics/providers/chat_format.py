@@ -235,21 +235,24 @@ class ChunkReader:
 
     def read(self, raw: Any) -> Chunk:
         """One streamed chunk; tool calls are emitted whole with the finish reason."""
-        usage = _usage(getattr(raw, "usage", None))
+        usage = getattr(raw, "usage", None)
         model = served_name(getattr(raw, "model", None))
         if not raw.choices:
-            return Chunk(usage=usage, served_model=model)
+            return Chunk(usage=_usage(usage), served_model=model)
         choice = raw.choices[0]
-        for delta in getattr(choice.delta, "tool_calls", None) or ():
-            call = self._calls.setdefault(delta.index or 0, {"id": "", "name": "", "args": ""})
-            call["id"] = delta.id or call["id"]
-            if delta.function is not None:
-                call["name"] += delta.function.name or ""
-                call["args"] += delta.function.arguments or ""
+        delta = choice.delta
+        for part in getattr(delta, "tool_calls", None) or ():
+            call = self._calls.setdefault(part.index or 0, {"id": "", "name": "", "args": ""})
+            call["id"] = part.id or call["id"]
+            if part.function is not None:
+                call["name"] += part.function.name or ""
+                call["args"] += part.function.arguments or ""
         finish = finish_reason(choice.finish_reason)
+        if finish is None and usage is None and getattr(choice, "logprobs", None) is None:
+            return Chunk(text=_text(delta.content), served_model=model)  # most chunks
         calls: tuple[ToolCall, ...] = ()
         if finish and self._calls:
             calls = tuple(ToolCall(c["id"], c["name"], parse_arguments(c["args"]))
                           for _, c in sorted(self._calls.items()))
-        return Chunk(text=_text(choice.delta.content), finish_reason=finish, usage=usage,
+        return Chunk(text=_text(delta.content), finish_reason=finish, usage=_usage(usage),
                      tool_calls=calls, logprobs=_logprobs(choice), served_model=model)
