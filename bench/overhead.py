@@ -130,10 +130,11 @@ def _python_api(url: str) -> list[Figure]:
                                               temperature=0.7, top_p=1.0,
                                               max_tokens=256).choices[0].message.content
 
-    def raw_stream() -> str:
+    def raw_stream() -> str:  # asks for the usage, as ours does (and the raw cell above)
         with client.chat.completions.create(model="gpt-4o-mini", messages=messages,
                                             temperature=0.7, top_p=1.0, max_tokens=256,
-                                            stream=True) as events:
+                                            stream=True,
+                                            stream_options={"include_usage": True}) as events:
             return "".join(e.choices[0].delta.content or "" for e in events if e.choices)
 
     pairs = {

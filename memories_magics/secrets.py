@@ -28,6 +28,8 @@ SDK_LOGGERS = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2"
                          "openai", "anthropic", "cohere", "mistralai", "fern"})
 
 _known: set[str] = set()
+_remembered: set[str] = set()  # the values given to remember (each key is read per call)
+_urls: set[str] = set()  # the URLs given to remember_url
 _lock = threading.Lock()
 _SECRET_PARAMS = (r"(?:api[_-]?key|key|token|access[_-]?token|auth|password|passwd|secret|sig"
                   r"|signature|code)")
@@ -85,10 +87,11 @@ def remember(*values: str | None) -> None:
     """Treat ``values`` (and their URL- and base64-encoded forms) as secrets from now on."""
     forms = set()
     for value in values:
-        if value and len(value) >= MIN_SECRET_LENGTH:
+        if value and len(value) >= MIN_SECRET_LENGTH and value not in _remembered:
             forms |= {value, quote(value, safe=""), quote_plus(value),
                       base64.b64encode(value.encode()).decode()}
     with _lock:
+        _remembered.update(v for v in values if v)
         if not forms <= _known:
             _known.update(forms)
             global _table
@@ -98,8 +101,9 @@ def remember(*values: str | None) -> None:
 def remember_url(url: str | None) -> None:
     """Remember the credentials in a base URL: user, password, their Basic-auth header value,
     the query and the values of parameters named like keys (``api_key``, ``token``, ``sig``…)."""
-    if not url:
+    if not url or url in _urls:  # every call reads the base URL
         return
+    _urls.add(url)
     parts = urlsplit(url)
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
     remember(user, password, parts.username, parts.password, parts.query,
