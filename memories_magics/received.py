@@ -42,15 +42,15 @@ class Received:
     def add(self, event: Chunk | ToolStep | Retry) -> None:
         """Take one event from the source."""
         self.started = True
-        if isinstance(event, (ToolStep, Retry)):
-            if self.round:
-                self._close_round()
-            if isinstance(event, ToolStep):
-                self.steps.append(event)
+        if isinstance(event, Chunk):
+            if self.first_token_s is None and event.text:
+                self.first_token_s = time.perf_counter() - self.started_at
+            self.round.append(event)
             return
-        if self.first_token_s is None and event.text:
-            self.first_token_s = time.perf_counter() - self.started_at
-        self.round.append(event)
+        if self.round:
+            self._close_round()
+        if isinstance(event, ToolStep):
+            self.steps.append(event)
 
     def _close_round(self) -> None:
         usage = Response.from_chunks(self.round, self.request, latency_s=None,

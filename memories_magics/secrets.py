@@ -12,6 +12,7 @@ whichever of their loggers it comes from, before any handler formats it.
 from __future__ import annotations
 
 import base64
+import bisect
 import logging
 import re
 import threading
@@ -126,14 +127,21 @@ class _Table:
         for secret in ordered:
             for end in range(1, len(secret)):
                 starts.setdefault(secret[end - 1], set()).add((end, secret))
-        self.starts = {last: sorted(found, reverse=True) for last, found in starts.items()}
+        # By last character: the lengths of the beginnings ending in it (ascending), and
+        # the secrets they begin.
+        self.starts = {last: ([end for end, _ in found], [secret for _, secret in found])
+                       for last, found in ((c, sorted(f)) for c, f in starts.items())}
 
     def held_back(self, text: str) -> int:
         """The length of the longest end of ``text`` that is a proper beginning of a known
         secret (0 when none is)."""
-        for end, secret in self.starts.get(text[-1:], ()):
-            if end <= len(text) and text.endswith(secret[:end]):
-                return end
+        found = self.starts.get(text[-1:])
+        if found is None:
+            return 0
+        ends, secrets = found
+        for i in range(bisect.bisect_right(ends, len(text)) - 1, -1, -1):  # longest first
+            if text.endswith(secrets[i][:ends[i]]):
+                return ends[i]
         return 0
 
 
@@ -142,6 +150,9 @@ _table: _Table | None = None
 
 def _known_table() -> _Table | None:
     global _table
+    table = _table  # read once: remember() may reset it meanwhile
+    if table is not None or not _known:  # as it is, nearly always: no lock
+        return table
     with _lock:
         if _table is None and _known:
             _table = _Table(_known)
@@ -173,14 +184,17 @@ class StreamMask:
 
     def feed(self, piece: str) -> str:
         """The text of ``piece`` that can be shown now, its secrets masked."""
-        table = _table or _known_table()
+        table = _known_table()
         if table is None:
             return self._held + piece if self._held else piece
+        if not self._held and len(piece) < table.shortest:  # a token: too short to hold one
+            if piece[-1:] not in table.starts:  # and it ends in no beginning of one
+                return piece
+            cut = len(piece) - table.held_back(piece)
+            self._held = piece[cut:]
+            return piece[:cut]
         text = self._held + piece
         cut = len(text) - table.held_back(text)  # from here on, it may begin a secret
-        if not self._held and len(piece) < table.shortest:  # a token: too short to hold one
-            self._held = text[cut:]
-            return text[:cut]
         shown, done = [], 0
         for match in table.pattern.finditer(text):
             if match.end() > cut:  # it may go on into a longer secret: hold it back too

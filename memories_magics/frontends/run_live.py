@@ -185,11 +185,11 @@ def answer_live(engine: Engine, chain: list[ModelSpec],
     try:
         with drained_here():  # this thread reads the answer to its end (or stops it)
             for event in events:
-                if isinstance(event, Attempt):
+                if isinstance(event, Chunk):  # the most frequent, first
+                    view.feed(event.text, draw=not event.finish_reason)
+                elif isinstance(event, Attempt):
                     attempt = event
                     view.label = event.spec.label
-                elif isinstance(event, Chunk):
-                    view.feed(event.text, draw=not event.finish_reason)
                 elif isinstance(event, ToolStep):
                     view.feed(f"\n[{event.call.name} → {event.result[:80]}]\n")
                 elif isinstance(event, Retry):

@@ -5,6 +5,8 @@ known secrets masked)."""
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -29,12 +31,13 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
     watch = CallWatch(float(provider.setting("timeout_s", 60)))
     try:
         with _bounded(provider, watch):
-            while True:
-                chunk = watch.next_of(source)
-                if chunk is None:
-                    break
-                if watch.expired:  # tokens trickling forever, from any kind of provider
-                    raise provider.failure("timeout")
+            # The request (and the SDK's retries) go out until the first chunk arrives: as
+            # this call, so the HTTP hooks watch them. The answer's body holds the watch
+            # from then on, so the rest is read plainly.
+            first = watch.next_of(source)
+            for chunk in source if first is None else itertools.chain((first,), source):
+                if time.monotonic() >= watch.deadline:  # tokens trickling forever, from
+                    raise provider.failure("timeout")    # any kind of provider
                 yield _clean(chunk, mask)
             if tail := mask.flush():
                 yield Chunk(text=tail)
@@ -95,7 +98,8 @@ def valid_text(text: str) -> str:
 
 
 def _shown(chunks: Iterator[Chunk], mask: StreamMask) -> Iterator[Chunk]:
-    yield from (_clean(chunk, mask) for chunk in chunks)
+    for chunk in chunks:
+        yield _clean(chunk, mask)
     if tail := mask.flush():
         yield Chunk(text=tail)
 
@@ -104,7 +108,8 @@ def _clean(chunk: Chunk, mask: StreamMask) -> Chunk:
     """``chunk`` with its text valid Unicode and known secrets masked, a secret split across
     chunks included (a chunk that ends the answer gives back what was held)."""
     if chunk.text or chunk.finish_reason:
-        chunk.text = mask.feed(valid_text(chunk.text))
+        text = chunk.text
+        chunk.text = mask.feed(text if text.isascii() else valid_text(text))
         if chunk.finish_reason:
             chunk.text += mask.flush()
     return chunk
