@@ -16,17 +16,11 @@ from importlib.resources import files
 from typing import Any
 
 from ..code_blocks import extract_code
-from .footer import cut_item, footer_items
+from .footer import FooterItem, cut_item, footer_items
 from .safe import code_html, displayable, escape_html, markdown_html, sandboxed_html
 from .thumbnails import sent_items, sent_line, thumbnails_html
 
 RESULT_MIME = "application/vnd.memories-magics.result+json"
-
-
-def footer(result: Any) -> str:
-    """One line: model, tokens in/out, latency, first token, estimated cost, cache state
-    (the texts of :func:`~memories_magics.display.footer.footer_items`)."""
-    return " · ".join(item["text"] for item in footer_items(result))
 
 
 def tool_steps_text(result: Any) -> str:
@@ -37,9 +31,15 @@ def tool_steps_text(result: Any) -> str:
 
 def result_json(result: Any) -> dict[str, Any]:
     """The payload of the extension's MIME type (memories_magics/payload.schema.json)."""
+    return _payload(result, displayable(result.response.text), footer_items(result))
+
+
+def _payload(result: Any, shown: tuple[str, bool], items: list[FooterItem]) -> dict[str, Any]:
+    """:func:`result_json` from the answer as shown (its text and whether it was cut) and
+    its footer items, which :func:`result_bundle` has already made."""
     response, request = result.response, result.request
-    text, cut = displayable(response.text)
-    items = footer_items(result) + ([cut_item(len(text), len(response.text))] if cut else [])
+    text, cut = shown
+    items = items + ([cut_item(len(text), len(response.text))] if cut else [])
     payload: dict[str, Any] = {
         "text": text, "truncated": cut, "full_length": len(response.text),
         "format": result.format, "model": result.label,
@@ -78,11 +78,12 @@ def provenance_fields() -> frozenset[str]:
 def result_bundle(result: Any) -> dict[str, Any]:
     """The full MIME bundle for an ``LLMResult`` in its chosen format."""
     text, cut = displayable(result.response.text)
-    line = displayable(footer(result))[0]
+    items = footer_items(result)
+    line = displayable(" · ".join(item["text"] for item in items))[0]
     if cut:
         line += (f" · showing {len(text):,} of {len(result.response.text):,} characters "
                  "(the full text is in the result: -o VAR or _.text)")
-    payload, sent = result_json(result), sent_items(result.request)
+    payload, sent = _payload(result, (text, cut), items), sent_items(result.request)
     if sent:  # only with images (a %%compare shows them once, in its own payload)
         payload["sent"] = sent
     bundle: dict[str, Any] = {"text/plain": f"{text}\n\n[{line}]", RESULT_MIME: payload}
@@ -105,11 +106,12 @@ def result_bundle(result: Any) -> dict[str, Any]:
                                               else {"value": shown})
         body = code_html(pretty, "json")
     elif result.format == "json":
-        body = markdown_html(text) + "<p><strong>The answer is not valid JSON.</strong></p>"
+        body = markdown_html(text, shown=True) + \
+            "<p><strong>The answer is not valid JSON.</strong></p>"
     elif result.format == "html":
         body = sandboxed_html(text)
     elif result.format == "markdown":
-        body = markdown_html(text)
+        body = markdown_html(text, shown=True)
     if result.tool_steps:
         steps = displayable(tool_steps_text(result))[0]
         bundle["text/plain"] += f"\n\ntool calls:\n{steps}"
@@ -135,7 +137,7 @@ def streaming_bundle(text: str, label: str) -> dict[str, Any]:
     text = displayable(text)[0]
     label = displayable(label)[0]
     return {"text/plain": text,
-            "text/html": markdown_html(text + " ▌") + _small(f"{label} · streaming…")}
+            "text/html": markdown_html(text + " ▌", shown=True) + _small(f"{label} · streaming…")}
 
 
 def table_bundle(headers: list[str], rows: list[list[Any]], title: str = "") -> dict[str, Any]:

@@ -121,9 +121,10 @@ def clean_html(fragment: str) -> str:
     return str(_cleaner().clean(fragment))
 
 
-def markdown_html(text: str) -> str:
-    """Model Markdown as clean HTML: formatting kept, raw HTML shown as text."""
-    return clean_html(_markdown().render(displayable(text, len(text))[0]))
+def markdown_html(text: str, shown: bool = False) -> str:
+    """Model Markdown as clean HTML: formatting kept, raw HTML shown as text (``shown``:
+    ``text`` is already what :func:`displayable` gives, so it is not cleaned again)."""
+    return clean_html(_markdown().render(text if shown else displayable(text, len(text))[0]))
 
 
 def code_html(code: str, language: str = "") -> str:
