@@ -303,6 +303,31 @@ def test_thumbnails_of_what_was_sent_are_above_the_answer_and_inert(engine, fake
     assert bundle["text/plain"].startswith("[sent 2 images: {a} (400×400), {b} (20×20)]")
 
 
+def test_the_largest_thumbnail_fits_what_the_extension_shows() -> None:
+    """Incompressible RGBA noise, the worst case for PNG: its thumbnail stays within the
+    payload schema's maxLength, matches its pattern and declares at most thumbnail_side
+    pixels a side in its header (the extension drops anything else)."""
+    import re
+    from importlib.resources import files
+
+    from memories_magics.display.thumbnails import thumbnail_url
+    from memories_magics.vocabulary import THUMBNAIL_SIDE
+
+    rule = json.loads(files("memories_magics").joinpath("payload.schema.json").read_text())[
+        "definitions"]["sentImage"]["properties"]["url"]
+    noise = np.random.default_rng(0).integers(0, 256, (500, 500, 4), dtype=np.uint8)
+    url = thumbnail_url(png(Image.fromarray(noise, "RGBA")))
+    assert len(url) <= rule["maxLength"] and re.fullmatch(rule["pattern"], url)
+    import base64
+
+    head = base64.b64decode(url.split(",", 1)[1][:32])
+    assert head[:16] == b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+    assert struct.unpack(">II", head[16:24]) == (THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    # Even stored raw (zlib's worst case), side × side RGBA pixels fit in maxLength.
+    raw = THUMBNAIL_SIDE * (1 + 4 * THUMBNAIL_SIDE) * 1.001 + 200
+    assert raw * 4 / 3 + len("data:image/png;base64,") < rule["maxLength"]
+
+
 def test_the_python_api_sends_images_and_caches_them_by_digest(engine, fake) -> None:
     from memories_magics import LoadModel
 

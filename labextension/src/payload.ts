@@ -18,6 +18,7 @@ import type {
   SentImage,
   ToolStep
 } from './payload.types';
+import { dict, int, list, num, oneOf, str } from './read';
 import { readSent } from './thumbnails';
 import {
   AGGREGATION_METHODS,
@@ -56,35 +57,6 @@ export type ICompare = Omit<ComparePayload, 'results' | 'sent'> & {
   results: IResult[];
   sent: SentImage[];
 };
-
-type Dict = Record<string, unknown>;
-
-function dict(value: unknown): Dict {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as Dict)
-    : {};
-}
-
-function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
-
-function int(value: unknown): number | null {
-  const n = num(value);
-  return n !== null && Number.isInteger(n) ? n : null;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | null {
-  return (allowed as readonly unknown[]).includes(value) ? (value as T) : null;
-}
-
-function list<T>(value: unknown, read: (item: unknown) => T | null): T[] {
-  return Array.isArray(value) ? value.map(read).filter((item): item is T => item !== null) : [];
-}
 
 function footerItem(value: unknown): FooterItem | null {
   const item = dict(value);
@@ -205,7 +177,10 @@ function readDiff(value: unknown, columns: number): IDiff | null {
 /** Read a compare payload. */
 export function readCompare(value: unknown): ICompare {
   const data = dict(value);
-  const results = Array.isArray(data.results) ? data.results.map(readResult) : [];
+  // A column's images are the comparison's (shown once, above the columns).
+  const results = Array.isArray(data.results)
+    ? data.results.map(column => ({ ...readResult(column), sent: [] }))
+    : [];
   return {
     prompt: str(data.prompt) ?? '',
     sent: readSent(data.sent),

@@ -153,7 +153,7 @@ export interface SchemaValue {
   errors: string[];
 }
 /**
- * One image the request sent, shown above the answer: the name the cell gave it, its size as sent (the title says 'name (width×height)') and a thumbnail of it (at most vocabulary.json's thumbnail_side pixels a side) as a base64 data URL the kernel built from the image's own bytes. The extension shows only a url that matches this pattern within this maxLength.
+ * One image the request sent, shown above the answer: the name the cell gave it, its size as sent (the title says 'name (width×height)') and a thumbnail of it (at most vocabulary.json's thumbnail_side pixels a side) as a base64 PNG data URL the kernel built from the image's own bytes (an RGBA thumbnail of thumbnail_side pixels a side is under 50,000 characters). The extension shows only a url that matches this pattern within this maxLength and whose PNG header declares at most thumbnail_side pixels a side.
  */
 export interface SentImage {
   name: string;

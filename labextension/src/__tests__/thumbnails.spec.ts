@@ -4,12 +4,20 @@ import schema from '../../../memories_magics/payload.schema.json';
 import { readCompare, readResult } from '../payload';
 import { CSS, renderCompare, renderResult } from '../render';
 import { MAX_IMAGES, MAX_URL_CHARS, SENT_CLASS, readSent, thumbnailUrl } from '../thumbnails';
+import { VOCABULARY } from '../vocabulary';
 import { comparePayload, resultPayload, schemaErrors } from './fixtures';
 
 /** A 1×1 PNG, as the kernel's thumbnail_url writes one. */
 const PNG =
   'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD' +
   'hgGAWjR9awAAAABJRU5ErkJggg==';
+/** A PNG's first bytes (signature and IHDR) declaring `width` × `height`, as a data URL. */
+function pngUrl(width: number, height: number): string {
+  const word = (n: number) =>
+    String.fromCharCode((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+  const head = '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR' + word(width) + word(height);
+  return 'data:image/png;base64,' + btoa(head + '\x08\x06\x00\x00\x00' + '\x00'.repeat(4));
+}
 const SENT = [
   { name: 'fig', width: 640, height: 480, url: PNG },
   { name: '{after}', width: 32, height: 32, url: PNG }
@@ -95,14 +103,31 @@ describe('thumbnails of the images a request sent', () => {
     for (const url of hostile) {
       expect(thumbnailUrl(url), String(url).slice(0, 60)).toBeNull();
     }
-    for (const type of ['png', 'jpeg', 'gif', 'webp']) {
-      expect(thumbnailUrl(`data:image/${type};base64,R0lGODlh+/8=`)).not.toBeNull();
+    for (const type of ['jpeg', 'gif', 'webp']) {  // the kernel writes PNGs only
+      expect(thumbnailUrl(`data:image/${type};base64,R0lGODlh+/8=`)).toBeNull();
     }
+    expect(thumbnailUrl(PNG)).toBe(PNG);
     const sent = readSent([
       ...hostile.map(url => ({ name: 'x', width: 1, height: 1, url })),
       { name: 'ok', width: 2, height: 3, url: PNG }
     ]);
     expect(sent).toEqual([{ name: 'ok', width: 2, height: 3, url: PNG }]);
+  });
+
+  it('show a PNG only when its header declares a thumbnail’s size (no decompression bomb)', () => {
+    const side = VOCABULARY.thumbnail_side;
+    for (const [width, height] of [[1, 1], [side, side], [side, 1]]) {
+      expect(thumbnailUrl(pngUrl(width, height)), `${width}×${height}`).not.toBeNull();
+    }
+    const bombs = [[side + 1, 1], [1, side + 1], [20_000, 20_000], [0, 5], [2 ** 31, 1],
+      [2 ** 32 - 1, 2 ** 32 - 1]];
+    for (const [width, height] of bombs) {
+      expect(thumbnailUrl(pngUrl(width, height)), `${width}×${height}`).toBeNull();
+    }
+    const notPng = 'data:image/png;base64,' + btoa('GIF89a' + '\0'.repeat(30));
+    const cutShort = 'data:image/png;base64,' + btoa('\x89PNG\r\n\x1a\n');
+    expect(thumbnailUrl(notPng)).toBeNull();
+    expect(thumbnailUrl(cutShort)).toBeNull();
   });
 
   it('drop entries with sizes that are no sizes, and read a missing name as "image"', () => {
