@@ -302,6 +302,7 @@ def test_chatting_with_an_embeddings_model_is_one_line_before_any_request(
         "LoadModel('openai', 'api', 'text-embedding-3-small')]).grid('{item}', rows)":
             "text-embedding-3-small",
         "LoadModel('openai', 'api', 'big-embed').conversation().send('hi')": "big-embed",
+        "%llm use text-embedding-3-small": "text-embedding-3-small",
     }
     env = provider_environment(fake.url, config, tmp_path / "cache")
     with Kernel(env) as kernel:
@@ -313,6 +314,8 @@ def test_chatting_with_an_embeddings_model_is_one_line_before_any_request(
                           "photo = np.zeros((4, 4, 3), dtype=np.uint8)\n"
                           "rows = ['a', 'b']").error is None
         refusals = {cell: kernel.run(cell).one_line_error() for cell in cells}
+        default = kernel.run("from memories_magics.engine import default_engine\n"
+                             "print(default_engine().default_model_override)").stdout
         panel = kernel.run(
             "import json\np = memories_magics.panel('text-embedding-3-small')\n"
             "offered = [value for _, value in p.models.options]\n"
@@ -324,6 +327,7 @@ def test_chatting_with_an_embeddings_model_is_one_line_before_any_request(
             "%llm embed rows -o v -m mistral-small")}
     for cell, label in cells.items():
         assert refusals[cell] == NOT_A_CHAT_MODEL.format(label), cell
+    assert default.strip() == "None", "a refused %llm use keeps the default model"
     offered, error = json.loads(panel.stdout.strip().splitlines()[-1])
     assert error == NOT_A_CHAT_MODEL.format("text-embedding-3-small")
     assert offered[-1] == "text-embedding-3-small", "only because it was asked for"

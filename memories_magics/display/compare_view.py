@@ -164,10 +164,9 @@ def compare_bundle(result: Any) -> dict[str, Any]:
         table = fields_table(result)
         html.insert(0, table["text/html"])
         plain.insert(0, table["text/plain"])
-    sent = sent_request(result)
-    if sent is not None:  # every model was sent the same images: shown once, above
+    if "sent" in payload:  # every model was sent the same images: shown once, above
         html.insert(0, thumbnails_html(payload["sent"]))
-        plain.insert(0, f"[{sent_line(sent)}]")
+        plain.insert(0, f"[{sent_line(payload['sent'])}]")
     line = result.aggregate_line
     if line:
         html.append(f"<p><b>Aggregate</b> {escape_html(line)}</p>")

@@ -118,7 +118,7 @@ def result_bundle(result: Any) -> dict[str, Any]:
         if body is not None:
             body += f"<details><summary>tool calls</summary>{code_html(steps)}</details>"
     if sent:  # what the model was shown, above its answer
-        bundle["text/plain"] = f"[{sent_line(result.request)}]\n\n{bundle['text/plain']}"
+        bundle["text/plain"] = f"[{sent_line(sent)}]\n\n{bundle['text/plain']}"
         body = thumbnails_html(sent) + (body if body is not None
                                         else f"<pre>{escape_html(text)}</pre>")
     if body is not None:

@@ -29,20 +29,19 @@ def thumbnail_url(png: bytes, side: int = THUMBNAIL_SIDE) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def sent_line(request: Any) -> str:
-    """``sent 2 images: fig (640×480), {after} (32×32)`` ("" when none was sent)."""
-    images = getattr(request, "attachments", ())
-    if not images:
+def sent_line(sent: list[dict[str, Any]]) -> str:
+    """``sent 2 images: fig (640×480), {after} (32×32)`` for :func:`sent_items` ("" when
+    none was sent)."""
+    if not sent:
         return ""
-    names = ", ".join(f"{displayable(a.name or 'image')[0]} ({a.width}×{a.height})"
-                      for a in images)
-    return f"sent {len(images)} image{'s' if len(images) > 1 else ''}: {names}"
+    names = ", ".join(f"{i['name']} ({i['width']}×{i['height']})" for i in sent)
+    return f"sent {len(sent)} image{'s' if len(sent) > 1 else ''}: {names}"
 
 
 def sent_items(request: Any) -> list[dict[str, Any]]:
     """What ``request`` sent, for display: each image's name, size as sent and thumbnail
     (the payload's ``sent``; [] when none was sent)."""
-    return [{"name": displayable(a.name)[0], "width": a.width, "height": a.height,
+    return [{"name": displayable(a.name or "image")[0], "width": a.width, "height": a.height,
              "url": thumbnail_url(a.png)} for a in getattr(request, "attachments", ())]
 
 

@@ -296,6 +296,7 @@ class LLMMagics(Magics):
         if len(rest) != 1:
             raise UsageError("usage: %llm use MODEL (e.g. %llm use openai:gpt-4o-mini)")
         spec = self.engine.model(rest[0])
+        self.engine.check_generates(spec)  # now, not at the next %%llm
         self.engine.default_model_override = rest[0]
         print(f"Default model: {spec.label} ({spec.model_id})")
 
