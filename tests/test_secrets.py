@@ -211,6 +211,32 @@ def test_keys_that_share_a_beginning_are_masked_at_every_cut() -> None:
         assert shown == "a *** b *** c sk-twin-AAA d", cut
 
 
+def test_no_cut_of_a_stream_shows_a_key_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seeded random keys (some the beginning of another), texts that echo them whole or in
+    part, cut anywhere: no key is ever in what has been shown, before or after the flush."""
+    import random
+
+    from memories_magics import secrets
+
+    rng = random.Random(20261204)
+    for _ in range(400):
+        base = "".join(rng.choice("abAB12-_") for _ in range(rng.randint(6, 12)))
+        keys = sorted({base, base + "".join(rng.choice("ab12") for _ in range(3)),
+                       "".join(rng.choice("abAB12-_") for _ in range(rng.randint(6, 10)))})
+        monkeypatch.setattr(secrets, "_known", set(keys))  # these alone, restored after
+        monkeypatch.setattr(secrets, "_table", None)
+        text = "".join(rng.choice(["x", " é✓ ", "-", "", *keys, *(k[:4] for k in keys)])
+                       for _ in range(rng.randint(1, 12)))
+        cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, 8))) \
+            if len(text) > 1 else []
+        mask, shown = StreamMask(), ""
+        for start, end in zip((0, *cuts), (*cuts, len(text)), strict=True):
+            shown += mask.feed(text[start:end])
+            assert not any(key in shown for key in keys), (text, cuts, shown)
+        shown += mask.flush()
+        assert not any(key in shown for key in keys), (text, cuts, shown)
+
+
 def test_a_stream_that_ends_inside_a_key_shows_no_part_of_it() -> None:
     remember("sk-ending-KLMNOPQRST99")
     mask = StreamMask()
