@@ -16,7 +16,7 @@ from memories_magics.config import Config
 from memories_magics.engine import Engine
 from memories_magics.errors import MissingDependencyError, UnknownModelError, UsageError
 from memories_magics.providers.local import LocalProvider
-from memories_magics.providers.local_runtime import _load, drained_here, gguf_path
+from memories_magics.providers.local_runtime import drained_here, gguf_path, load_model
 from memories_magics.types import Chunk, Request
 from tests.kernel import Kernel
 
@@ -163,7 +163,7 @@ def test_gemma_never_shows_its_marker_tokens(local_engine: Engine) -> None:
 def fake_stream(monkeypatch: pytest.MonkeyPatch, engine: Engine,
                 pieces: list[tuple[str, str | None]]) -> list[Chunk]:
     """What our provider makes of a llama-cpp-python stream of ``(text, finish)`` pieces."""
-    model = _load(engine.model("smollm2"))
+    model = load_model(engine.model("smollm2"))
 
     def completion(**_: object) -> object:
         for text, finish in pieces:

@@ -206,7 +206,7 @@ def test_the_model_is_loaded_with_the_handler_over_its_projector(
     monkeypatch.setattr(local_runtime, "_models", {})
     monkeypatch.setattr(local_runtime, "_banned", {})
     spec = load(tmp_path, monkeypatch, eyes=seeing(str(projector))).resolve("eyes")
-    local_runtime._load(spec)
+    local_runtime.load_model(spec)
     [params] = loaded
     handler = params.pop("chat_handler")
     assert isinstance(handler, MoondreamChatHandler)

@@ -107,9 +107,7 @@ class LocalProvider(Provider):
         out = {"sdk": sdk_version(self.sdk)}
         spec = self._spec(request)
         runtime.gguf_sha256(spec)  # resolves the path once (a request from a record did not)
-        source = runtime._paths.get(spec.gguf or spec.name)
-        if source:
-            out["served_model"] = Path(source).name
+        out["served_model"] = Path(runtime.gguf_path(spec)).name
         if request.gguf_sha256:
             out["gguf_sha256"] = request.gguf_sha256
         return out
@@ -123,8 +121,8 @@ class LocalProvider(Provider):
             params["temperature"] = request.temperature
         if request.top_p is not None:
             params["top_p"] = request.top_p
-        if runtime._banned.get(spec.model_id):
-            params["logit_bias"] = runtime._banned[spec.model_id]
+        if bias := runtime.marker_bias(spec.model_id):
+            params["logit_bias"] = bias
         if spec.chat:
             return model.create_chat_completion(messages=chat_messages(request), **params)
         # A completion model continues text: a thread's earlier turns go before the prompt.
@@ -146,7 +144,7 @@ class LocalProvider(Provider):
         _max_tokens(request)  # a bad value fails here, before anything is queued
         grammar = None if request.schema is None else schema_grammar(
             json.dumps(request.schema))
-        model = runtime._load(spec)
+        model = runtime.load_model(spec)
         pieces = (self._here if runtime.generates_here() else self._on_thread)(
             request, spec, model, grammar)
         produced, in_context = 0, 0
@@ -168,7 +166,7 @@ class LocalProvider(Provider):
             pieces.close()
 
     def _prepared(self, request: Request, spec: ModelSpec, model: Any, grammar: Any) -> Any:
-        """The raw pieces of llama-cpp-python's answer (callers hold ``_runtime``)."""
+        """The raw pieces of llama-cpp-python's answer (callers hold ``runtime.generating``)."""
         if request.seed is not None or spec.model_id in runtime.unsettled:
             # Re-evaluate the whole prompt: reusing the previous call's evaluated prefix
             # changes the last logits slightly, and a seeded sample with them. Unseeded calls
@@ -184,7 +182,7 @@ class LocalProvider(Provider):
         reaches the cell with no hand-over between threads (bench/local_model.py). Ctrl-C
         lands between two Python steps of llama-cpp-python, so the model re-reads its prompt
         next time."""
-        with runtime._runtime:
+        with runtime.generating:
             try:
                 for raw in self._prepared(request, spec, model, grammar):
                     # Tokens in the context when this piece was made: at the end, the prompt
@@ -208,7 +206,7 @@ class LocalProvider(Provider):
 
         def produce() -> None:
             try:
-                with runtime._runtime:
+                with runtime.generating:
                     if stop.is_set():  # the consumer left before this job's turn came
                         return
                     for raw in self._prepared(request, spec, model, grammar):
@@ -228,7 +226,7 @@ class LocalProvider(Provider):
             finally:
                 items.put(_END)
 
-        runtime._on_llama_thread(produce)
+        runtime.on_llama_thread(produce)
         try:
             while (item := items.get()) is not _END:
                 if isinstance(item, BaseException):

@@ -29,27 +29,26 @@ from .local_grammar import llama_missing
 def _embedder(spec: ModelSpec) -> Any:
     """The embedding instance of ``spec``'s GGUF, loaded on first use (kept with the
     generating models, so :func:`~.local_runtime.unload_models` frees it too)."""
-    slot = f"{spec.model_id}#embedding"
-    with local._models_lock:
-        if slot not in local._models:
-            try:
-                from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
-                from llama_cpp._utils import suppress_stdout_stderr
-            except ImportError:
-                raise llama_missing() from None
-            path = local.gguf_path(spec)
-            try:
-                # The same AMX workaround as generation; llama.cpp's note that mean pooling
-                # replaces the model's default would print into the cell, so it is held back.
-                with local.without_amx(), suppress_stdout_stderr(disable=False):
-                    local._models[slot] = Llama(
-                        model_path=path, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN,
-                        n_ctx=spec.max_length or 2048, n_threads=os.cpu_count() or 1,
-                        verbose=False)
-            except ValueError as exc:
-                raise UnknownModelError(f"llama.cpp could not load {path!r} for embeddings "
-                                        f"({exc})") from None
-        return local._models[slot]
+    def load() -> Any:
+        try:
+            from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+            from llama_cpp._utils import suppress_stdout_stderr
+        except ImportError:
+            raise llama_missing() from None
+        path = local.gguf_path(spec)
+        try:
+            # The same AMX workaround as generation; llama.cpp's note that mean pooling
+            # replaces the model's default would print into the cell, so it is held back.
+            with local.without_amx(), suppress_stdout_stderr(disable=False):
+                return Llama(model_path=path, embedding=True,
+                             pooling_type=LLAMA_POOLING_TYPE_MEAN,
+                             n_ctx=spec.max_length or 2048, n_threads=os.cpu_count() or 1,
+                             verbose=False)
+        except ValueError as exc:
+            raise UnknownModelError(f"llama.cpp could not load {path!r} for embeddings "
+                                    f"({exc})") from None
+
+    return local.kept(f"{spec.model_id}#embedding", load)
 
 
 def embed_local(spec: ModelSpec, texts: list[str]) -> Embedded:
@@ -60,7 +59,7 @@ def embed_local(spec: ModelSpec, texts: list[str]) -> Embedded:
     model = _embedder(spec)
     vectors: list[list[float]] = []
     tokens = 0
-    with local._runtime:
+    with local.generating:
         for text in texts:
             try:
                 vector, count = model.embed([text], return_count=True)

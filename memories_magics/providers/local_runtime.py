@@ -48,7 +48,7 @@ atexit.register(_models.clear)
 _banned: dict[str, dict[int, float]] = {}
 _models_lock = threading.Lock()
 #: Held while a model generates, so that :func:`unload_models` never frees a model in use.
-_runtime = threading.Lock()
+generating = threading.Lock()
 _jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
 _runner: threading.Thread | None = None
 _runner_lock = threading.Lock()
@@ -183,7 +183,7 @@ def unload_models() -> list[str]:
     """Free every loaded local model; returns the ids that were loaded."""
     with _models_lock:
         names = list(_models)
-        with _runtime:
+        with generating:
             for llama in _models.values():
                 llama.close()
         _models.clear()
@@ -241,26 +241,43 @@ def _marker_tokens(llama: Any) -> dict[int, float]:
             and _MARKER.fullmatch(llama.detokenize([token]).decode("utf-8", "replace"))}
 
 
-def _load(spec: ModelSpec) -> Any:
+def load_model(spec: ModelSpec) -> Any:
+    """``spec``'s llama-cpp-python ``Llama``, loaded on first use (with its vision handler,
+    and the bias that keeps its marker tokens from being sampled)."""
+    def load() -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise llama_missing() from None
+        path, clip = gguf_path(spec), clip_path(spec)  # both checked before loading
+        extra = {} if clip is None else {"chat_handler": _vision_handler(spec, clip)}
+        try:
+            with without_amx():
+                llama = Llama(model_path=path, n_ctx=spec.max_length or 2048,
+                              n_threads=os.cpu_count() or 1, verbose=False, **extra)
+        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+            raise UnknownModelError(f"llama.cpp could not load {path!r} ({exc}); the file "
+                                    "may be damaged or a GGUF version this llama-cpp-python "
+                                    "does not read") from None
+        _banned[spec.model_id] = _marker_tokens(llama)
+        return llama
+
+    return kept(spec.model_id, load)
+
+
+def kept(slot: str, load: Callable[[], Any]) -> Any:
+    """The model kept under ``slot``, made by ``load()`` on first use (with every loaded
+    model, so :func:`unload_models` frees it too)."""
     with _models_lock:
-        if spec.model_id not in _models:
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise llama_missing() from None
-            path, clip = gguf_path(spec), clip_path(spec)  # both checked before loading
-            extra = {} if clip is None else {"chat_handler": _vision_handler(spec, clip)}
-            try:
-                with without_amx():
-                    llama = Llama(model_path=path, n_ctx=spec.max_length or 2048,
-                                  n_threads=os.cpu_count() or 1, verbose=False, **extra)
-            except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-                raise UnknownModelError(f"llama.cpp could not load {path!r} ({exc}); the file "
-                                        "may be damaged or a GGUF version this llama-cpp-python "
-                                        "does not read") from None
-            _banned[spec.model_id] = _marker_tokens(llama)
-            _models[spec.model_id] = llama
-        return _models[spec.model_id]
+        if slot not in _models:
+            _models[slot] = load()
+        return _models[slot]
+
+
+def marker_bias(model_id: str) -> dict[int, float]:
+    """The logit bias that keeps the loaded model ``model_id``'s marker tokens from being
+    sampled ({} when it has none)."""
+    return _banned.get(model_id) or {}
 
 
 def _vision_handler(spec: ModelSpec, clip: str) -> Any:
@@ -278,7 +295,7 @@ def _vision_handler(spec: ModelSpec, clip: str) -> Any:
     return handler(clip_model_path=clip, verbose=False)
 
 
-def _on_llama_thread(job: Callable[[], None]) -> None:
+def on_llama_thread(job: Callable[[], None]) -> None:
     """Run ``job`` on the one thread that drives every local model (started on first use)."""
     global _runner
     with _runner_lock:
