@@ -104,14 +104,14 @@ def remember_url(url: str | None) -> None:
     the query and the values of parameters named like keys (``api_key``, ``token``, ``sig``…)."""
     if not url or url in _urls:  # every call reads the base URL
         return
-    _urls.add(url)
-    parts = urlsplit(url)
+    parts = urlsplit(url)  # may raise (e.g. a netloc NFKC changes): then it is tried again
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
     remember(user, password, parts.username, parts.password, parts.query,
              *(value for name, value in parse_qsl(parts.query)
                if re.fullmatch(_SECRET_PARAMS, name, re.IGNORECASE)))
     if user or password:
         remember(f"{user}:{password}")  # what httpx sends as Basic auth, base64-encoded
+    _urls.add(url)  # only once its credentials are known
 
 
 class _Table:

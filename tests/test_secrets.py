@@ -243,3 +243,34 @@ def test_a_stream_that_ends_inside_a_key_shows_no_part_of_it() -> None:
     assert mask.feed("the key is sk-ending-KLM") == "the key is "
     assert mask.flush() == "***"
     assert mask.feed("ends with s") == "ends with " and mask.flush() == "s"
+
+
+# A gateway password with a character urlsplit refuses (NFKC turns the fullwidth number sign
+# U+FF03 into "#") but httpx takes.
+ODD_PASSWORD = "odd-GATEWAY-pa\uff03ss-31337"
+
+
+def test_a_base_url_remember_url_failed_on_is_not_skipped_the_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """remember_url adds the URL to _urls before urlsplit raises; the next call skips it, the
+    call goes out with the password never remembered, and an echoing gateway shows it."""
+    with EchoServer() as echo:
+        env = provider_environment(echo.url, write_test_config(tmp_path / "c.json"),
+                                   tmp_path / "cache")
+        env["OPENAI_BASE_URL"] = env["OPENAI_BASE_URL"].replace(
+            "://", f"://gw-user:{ODD_PASSWORD}@")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        engine = Engine(Config.load())
+        spec = engine.model("openai:test-model")
+        request = engine.request(spec, "hi")
+        shown = ""
+        for _ in range(2):  # the first call fails on the URL (before the change, every one)
+            try:
+                response = engine.run(spec, request, cache="off")
+            except ProviderError:
+                continue
+            shown += json.dumps(result_bundle(LLMResult(response, spec, request)),
+                                ensure_ascii=False)
+    basic = base64.b64encode(f"gw-user:{ODD_PASSWORD}".encode()).decode()
+    assert basic not in shown, shown[:300]
