@@ -104,7 +104,13 @@ def remember_url(url: str | None) -> None:
     the query and the values of parameters named like keys (``api_key``, ``token``, ``sig``…)."""
     if not url or url in _urls:  # every call reads the base URL
         return
-    parts = urlsplit(url)  # may raise (e.g. a netloc NFKC changes): then it is tried again
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a netloc NFKC changes: its message quotes the netloc
+        userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+        user, _, password = userinfo.partition(":")
+        remember(userinfo, user, password, unquote(user), unquote(password))
+        raise  # not marked seen: tried again by the next call
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
     remember(user, password, parts.username, parts.password, parts.query,
              *(value for name, value in parse_qsl(parts.query)
