@@ -193,14 +193,11 @@ class StreamMask:
         table = _known_table()
         if table is None:
             return self._held + piece if self._held else piece
-        if not self._held and len(piece) < table.shortest:  # a token: too short to hold one
-            if piece[-1:] not in table.starts:  # and it ends in no beginning of one
-                return piece
-            cut = len(piece) - table.held_back(piece)
-            self._held = piece[cut:]
-            return piece[:cut]
         text = self._held + piece
         cut = len(text) - table.held_back(text)  # from here on, it may begin a secret
+        if len(text) < table.shortest:  # a token: too short to hold a secret whole
+            self._held = text[cut:]
+            return text[:cut]
         shown, done = [], 0
         for match in table.pattern.finditer(text):
             if match.end() > cut:  # it may go on into a longer secret: hold it back too

@@ -6,7 +6,6 @@ known secrets masked)."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -34,10 +33,11 @@ def provider_chunks(provider: Provider, request: Request, stream: bool) -> Itera
             # The request (and the SDK's retries) go out until the first chunk arrives: as
             # this call, so the HTTP hooks watch them. The answer's body holds the watch
             # from then on, so the rest is read plainly.
-            first = watch.next_of(source)
+            with watch:
+                first = next(source, None)
             for chunk in source if first is None else itertools.chain((first,), source):
-                if time.monotonic() >= watch.deadline:  # tokens trickling forever, from
-                    raise provider.failure("timeout")    # any kind of provider
+                if watch.expired:  # tokens trickling forever, from any kind of provider
+                    raise provider.failure("timeout")
                 yield _clean(chunk, mask)
             if tail := mask.flush():
                 yield Chunk(text=tail)
@@ -90,6 +90,8 @@ def _html(provider: Provider, status: int) -> ProviderError:
 def valid_text(text: str) -> str:
     """``text`` with each lone surrogate replaced by U+FFFD (a pair becomes its character), so
     it can be encoded, cached and shown."""
+    if text.isascii():  # most text, and far quicker to tell than to encode
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -108,8 +110,7 @@ def _clean(chunk: Chunk, mask: StreamMask) -> Chunk:
     """``chunk`` with its text valid Unicode and known secrets masked, a secret split across
     chunks included (a chunk that ends the answer gives back what was held)."""
     if chunk.text or chunk.finish_reason:
-        text = chunk.text
-        chunk.text = mask.feed(text if text.isascii() else valid_text(text))
+        chunk.text = mask.feed(valid_text(chunk.text))
         if chunk.finish_reason:
             chunk.text += mask.flush()
     return chunk

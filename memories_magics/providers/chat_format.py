@@ -232,15 +232,11 @@ class ChunkReader:
 
     def __init__(self) -> None:
         self._calls: dict[int, dict[str, Any]] = {}
-        self._model: tuple[Any, str | None] = (None, None)  # the last name read, as served
 
     def read(self, raw: Any) -> Chunk:
         """One streamed chunk; tool calls are emitted whole with the finish reason."""
         usage = getattr(raw, "usage", None)
-        name = getattr(raw, "model", None)
-        if name != self._model[0]:  # every chunk says it again
-            self._model = (name, served_name(name))
-        model = self._model[1]
+        model = served_name(getattr(raw, "model", None))
         if not raw.choices:
             return Chunk(usage=_usage(usage), served_model=model)
         choice = raw.choices[0]

@@ -25,10 +25,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 _local = threading.local()
-T = TypeVar("T")
 
 
 class DeadlinePassed(BaseException):
@@ -70,15 +69,6 @@ class CallWatch:
 
     def __exit__(self, *exc: object) -> None:
         _local.watch = self._previous.pop()
-
-    def next_of(self, source: Iterator[T]) -> T | None:
-        """``next(source, None)`` as this call (``with self:`` in one step, for each chunk)."""
-        previous = getattr(_local, "watch", None)
-        _local.watch = self
-        try:
-            return next(source, None)
-        finally:
-            _local.watch = previous
 
     def finish(self) -> None:
         """The call is over: its connections are no longer ours to cut."""
