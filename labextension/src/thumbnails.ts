@@ -33,9 +33,10 @@ const PNG_START = '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR';
  * characters after the prefix), or null when they are not a PNG's.
  */
 function pngSize(url: string): [number, number] | null {
+  const start = url.indexOf(',') + 1;
   let head: string;
   try {
-    head = atob(url.slice(url.indexOf(',') + 1, url.indexOf(',') + 33));
+    head = atob(url.slice(start, start + 32));
   } catch {
     return null;
   }
